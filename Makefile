@@ -1,0 +1,35 @@
+# Two entry points for a fresh machine: `make run` and `make test`. Both create .venv when it is missing.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup run test lint typecheck clean
+
+$(BIN)/copilot: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, pinned: any other spec pulls a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(BIN)/copilot
+
+setup: $(BIN)/copilot
+
+## Ingest the bundled demo KB (a no-op when unchanged) and evaluate retrieval on it.
+run: setup
+	$(BIN)/copilot kb add knowledge_base/demo
+	$(BIN)/copilot kb eval --compare
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: setup lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,133 @@
+"""Plain values exchanged between layers: documents, chunks, search hits, dialogue turns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class Speaker(StrEnum):
+    """Who said a turn of a conversation."""
+
+    CUSTOMER = "customer"
+    AGENT = "agent"
+
+
+@dataclass(frozen=True, slots=True)
+class DialogueTurn:
+    """One turn of a conversation, as the retriever sees it."""
+
+    speaker: Speaker
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A knowledge-base document parsed from a source file, before chunking.
+
+    ``text`` is Markdown-like: lines starting with ``#`` mark the section headings.
+    """
+
+    doc_id: str
+    title: str
+    text: str
+    source: str
+    language: str | None = None
+    client: str | None = None
+    tags: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A passage cut from a document; ``section`` is the heading path, such as ``A > B``."""
+
+    doc_id: str
+    ordinal: int
+    section: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """What the KB stores about a document, without its text."""
+
+    doc_id: str
+    title: str
+    source: str
+    language: str | None
+    client: str | None
+    tags: tuple[str, ...]
+    entities: tuple[str, ...]
+    version: int
+    n_chunks: int
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Restrict a search to documents of a client, a language or any of some tags."""
+
+    client: str | None = None
+    language: str | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the filters let every document through."""
+        return self.client is None and self.language is None and not self.tags
+
+
+NO_FILTERS = SearchFilters()
+"""The shared, immutable "no restriction" value."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One retrieved passage with its document and score (higher is better)."""
+
+    doc_id: str
+    title: str
+    section: str
+    text: str
+    score: float
+    source: str
+    chunk_id: int
+    language: str | None = None
+    client: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FileProblem:
+    """A source file that was skipped, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingest call did, per document and per file."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    problems: list[FileProblem] = field(default_factory=list)
+    n_chunks: int = 0
+
+    @property
+    def ingested_any(self) -> bool:
+        """True when at least one document is now in the KB from this call."""
+        return bool(self.added or self.updated or self.unchanged)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A path handed to ingestion, with defaults for metadata the file itself lacks."""
+
+    path: Path
+    client: str | None = None
+    language: str | None = None
+    tags: tuple[str, ...] = ()

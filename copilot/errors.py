@@ -1,0 +1,60 @@
+"""Every exception of the package, under one root.
+
+::
+
+    CopilotError
+    ├── ConfigError                   settings or manifest that cannot work
+    ├── ModelNotFoundError            a model role resolves to nothing loadable
+    ├── IngestError                   one source file could not be read or parsed
+    ├── DocumentNotFoundError         no document with that id in the KB
+    ├── IndexNotBuiltError            the KB has no passages to search
+    ├── IndexManifestMismatchError    the stored index was built by another model or chunker
+    ├── IndexCorruptError             the index files on disk cannot be read
+    └── EvalCasesError                an evaluation file is malformed
+"""
+
+from __future__ import annotations
+
+
+class CopilotError(Exception):
+    """Root of every error raised by copilot."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class ConfigError(CopilotError):
+    """Settings or the model manifest describe something that cannot work."""
+
+
+class ModelNotFoundError(CopilotError):
+    """A model role or name resolves to no loadable local model."""
+
+
+class IngestError(CopilotError):
+    """One source file could not be read or parsed; the message names the file."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class DocumentNotFoundError(CopilotError):
+    """No document with the given id exists in the knowledge base."""
+
+
+class IndexNotBuiltError(CopilotError):
+    """The knowledge base holds no passages yet, so there is nothing to search."""
+
+
+class IndexManifestMismatchError(CopilotError):
+    """The stored vectors were made by another embedding model, dimension or chunker."""
+
+
+class IndexCorruptError(CopilotError):
+    """An index file on disk cannot be read."""
+
+
+class EvalCasesError(CopilotError):
+    """An evaluation cases file is malformed; the message names the file and line."""

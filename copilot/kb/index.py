@@ -1,0 +1,159 @@
+"""FAISS index over passage vectors: exact when small, IVF above a threshold; saved atomically."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+from numpy.typing import NDArray
+
+from copilot.errors import IndexCorruptError
+
+logger = logging.getLogger(__name__)
+
+INDEX_FILE = "faiss.index"
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexManifest:
+    """What built an index; compared with the store and the configured model when loading."""
+
+    embedder: str
+    dim: int
+    normalized: bool
+    chunker_version: str
+    generation: int
+    n_vectors: int
+    kind: str
+
+
+class FaissIndex:
+    """Inner-product search over unit vectors (so scores are cosines), keyed by chunk id.
+
+    ``kind`` is ``"flat"`` (exact) or ``"ivf"`` (approximate; inverted lists keep removal cheap,
+    unlike HNSW).
+    """
+
+    def __init__(self, index: faiss.Index, dim: int, kind: str, nprobe: int = 16) -> None:
+        self._index = index
+        self.dim = dim
+        self.kind = kind
+        self._nprobe = nprobe
+
+    @classmethod
+    def build(
+        cls,
+        ids: NDArray[np.int64],
+        vectors: NDArray[np.float32],
+        dim: int,
+        ann_threshold: int,
+        nprobe: int = 16,
+    ) -> FaissIndex:
+        """Index ``vectors`` ``(n, dim)``: exact below ``ann_threshold`` vectors, else IVF."""
+        n = len(ids)
+        if n >= ann_threshold:
+            nlist = max(16, int(4 * np.sqrt(n)))
+            quantizer = faiss.IndexFlatIP(dim)
+            index: faiss.Index = faiss.IndexIVFFlat(
+                quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT
+            )
+            index.train(vectors)
+            kind = "ivf"
+        else:
+            index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+            kind = "flat"
+        out = cls(index, dim, kind, nprobe)
+        out.add(ids, vectors)
+        return out
+
+    @property
+    def ntotal(self) -> int:
+        """Number of vectors in the index."""
+        return int(self._index.ntotal)
+
+    def add(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+        """Add unit vectors ``(n, dim)`` under the given chunk ids."""
+        if len(ids):
+            self._index.add_with_ids(
+                np.ascontiguousarray(vectors, np.float32), ids.astype(np.int64)
+            )
+
+    def remove(self, ids: NDArray[np.int64]) -> None:
+        """Remove the vectors of these chunk ids (unknown ids are ignored)."""
+        if len(ids):
+            self._index.remove_ids(faiss.IDSelectorBatch(ids.astype(np.int64)))
+
+    def search(
+        self, query: NDArray[np.float32], k: int, allowed: NDArray[np.int64] | None = None
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        """Top-``k`` chunk ids and cosines for one unit query vector ``(dim,)``.
+
+        Args:
+            query: Unit vector of the embedding model that built the index.
+            k: How many results at most.
+            allowed: When given, only these chunk ids can be returned (metadata filters).
+
+        Returns:
+            ``(scores, ids)``, best first, without the ``-1`` padding FAISS adds when fewer exist.
+        """
+        if allowed is not None and len(allowed) == 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        params: faiss.SearchParameters
+        if self.kind == "ivf":
+            params = faiss.SearchParametersIVF()
+            params.nprobe = self._nprobe
+        else:
+            params = faiss.SearchParameters()
+        if allowed is not None:
+            params.sel = faiss.IDSelectorBatch(allowed)
+        scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def save(self, folder: Path, manifest: IndexManifest) -> None:
+        """Write index then manifest, each through a temporary file and an atomic rename.
+
+        A crash between the two leaves an old manifest whose generation no longer matches the store,
+        so the
+        index is rebuilt from stored vectors on the next load rather than trusted.
+        """
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic_write(folder / INDEX_FILE, faiss.serialize_index(self._index).tobytes())
+        _atomic_write(folder / MANIFEST_FILE, json.dumps(asdict(manifest), indent=2).encode())
+
+    @classmethod
+    def load(cls, folder: Path, nprobe: int = 16) -> tuple[FaissIndex, IndexManifest] | None:
+        """Read a saved index, or None when there is none yet.
+
+        Raises:
+            IndexCorruptError: The files exist but cannot be read.
+        """
+        if not (folder / MANIFEST_FILE).exists() or not (folder / INDEX_FILE).exists():
+            return None
+        try:
+            manifest = IndexManifest(**json.loads((folder / MANIFEST_FILE).read_text()))
+            data = np.frombuffer((folder / INDEX_FILE).read_bytes(), dtype=np.uint8)
+            index = faiss.deserialize_index(data)
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise IndexCorruptError(f"cannot read index in {folder}: {exc}") from exc
+        return cls(index, manifest.dim, manifest.kind, nprobe), manifest
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,416 @@
+"""`KnowledgeBase`: add, update, remove, list, search and rebuild one KB from Python or the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from copilot.domain import (
+    NO_FILTERS,
+    DialogueTurn,
+    Document,
+    DocumentInfo,
+    IngestReport,
+    SearchFilters,
+    SearchHit,
+    SourceFile,
+    Speaker,
+)
+from copilot.errors import DocumentNotFoundError, IndexManifestMismatchError
+from copilot.kb.chunk import CHUNKER_VERSION, chunk_document, passage_text
+from copilot.kb.index import FaissIndex, IndexManifest
+from copilot.kb.ingest import expand, read_all
+from copilot.kb.lexical import LexicalIndex
+from copilot.kb.query import EntityVocabulary, RetrievalQuery, build_query
+from copilot.kb.retrieve import PassageTable, RetrievalMode, RetrievalParams, Retriever
+from copilot.kb.store import DocumentWrite, KbStore
+from copilot.models.embedding import Embedder, load_embedder
+from copilot.models.language import LanguageDetector
+from copilot.models.loader import resolve, role_model
+from copilot.models.reranker import Reranker, load_reranker
+from copilot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+"""Called as ``progress(stage, done, total)`` during long work; the CLI draws it as a bar."""
+
+
+def _no_progress(_stage: str, _done: int, _total: int) -> None:
+    return None
+
+
+def content_hash(doc: Document) -> str:
+    """Hash of everything stored about a document, so an unchanged re-ingest is a no-op."""
+    fields = [doc.title, doc.text, doc.source, doc.language, doc.client, doc.tags, doc.entities]
+    return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
+
+
+class KnowledgeBase:
+    """One knowledge base under ``settings.kb_dir``: a SQLite store, a FAISS index and a BM25 index.
+
+    Reads use an immutable snapshot (`Retriever`) that writers replace under a lock, so a search
+    never sees a
+    half-applied update. Example::
+
+        kb = KnowledgeBase.open(Settings())
+        kb.add([Path("knowledge_base/demo")])
+        hits = kb.search("¿cómo bloqueo mi tarjeta?", k=3, filters=SearchFilters(client="bank"))
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        reranker: Reranker | None,
+        language_detector: LanguageDetector,
+        allow_rebuild: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.reranker = reranker
+        self._languages = language_detector
+        self._store = KbStore(settings.kb_dir / "kb.sqlite")
+        self._index_dir = settings.kb_dir / "index"
+        self._lock = threading.RLock()
+        if allow_rebuild:
+            # Opened only to rebuild: stored vectors may have another dimension, so they are not
+            # loaded.
+            empty = np.zeros((0, embedder.dim), np.float32)
+            self._index = FaissIndex.build(np.zeros(0, np.int64), empty, embedder.dim, 1 << 62)
+        else:
+            self._check_compatible()
+            self._index = self._load_index()
+        self._retriever: Retriever | None = None
+        self._vocabulary: EntityVocabulary | None = None
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        reranker: Reranker | None = None,
+        language_detector: LanguageDetector | None = None,
+        allow_rebuild: bool = False,
+    ) -> KnowledgeBase:
+        """Open (or create) the KB that ``settings`` names, loading the models its manifest assigns.
+
+        Args:
+            settings: Paths, model names and limits.
+            embedder: An already loaded embedder to share (tests, the service); loaded from the
+            manifest if None.
+            reranker: An already loaded reranker; loaded from the manifest if None and
+            ``use_reranker`` is set.
+            language_detector: Shared detector for documents without a language.
+            allow_rebuild: Skip the stored-manifest check; only `rebuild` may be called next.
+
+        Raises:
+            ModelNotFoundError: A model the manifest names is not installed.
+            IndexManifestMismatchError: The stored vectors come from another model or chunker.
+        """
+        manifest = settings.models_manifest
+        if embedder is None:
+            name = role_model("embedding", manifest, settings.embedding_model)
+            if name is None:
+                raise IndexManifestMismatchError("no embedding model is configured")
+            embedder = load_embedder(
+                resolve(name, manifest), settings.model_threads, settings.embed_batch_size
+            )
+        if reranker is None and settings.use_reranker:
+            name = role_model("reranker", manifest, settings.reranker_model)
+            if name is not None:
+                reranker = load_reranker(
+                    resolve(name, manifest), settings.model_threads, settings.embed_batch_size
+                )
+        detector = language_detector or LanguageDetector()
+        return cls(settings, embedder, reranker, detector, allow_rebuild)
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self._store.close()
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # ----- manifest and index lifecycle -------------------------------------------------------
+
+    def _chunker_id(self) -> str:
+        s = self.settings
+        return f"{CHUNKER_VERSION}:{s.chunk_max_chars}:{s.chunk_overlap_chars}"
+
+    def _wanted_meta(self) -> dict[str, str]:
+        return {
+            "embedder": self.embedder.name,
+            "dim": str(self.embedder.dim),
+            "normalized": "true",
+            "chunker": self._chunker_id(),
+        }
+
+    def _check_compatible(self) -> None:
+        meta = self._store.meta()
+        if "embedder" not in meta:
+            return
+        wanted = self._wanted_meta()
+        diffs = [
+            f"{k}: stored {meta.get(k)!r}, configured {v!r}"
+            for k, v in wanted.items()
+            if meta.get(k) != v
+        ]
+        if diffs:
+            raise IndexManifestMismatchError(
+                f"KB {self.settings.kb_name!r} in {self.settings.kb_dir} was built differently "
+                f"({'; '.join(diffs)}). Run `copilot kb rebuild` to re-embed it with the "
+                "configured model."
+            )
+
+    def _load_index(self) -> FaissIndex:
+        loaded = FaissIndex.load(self._index_dir, self.settings.ivf_nprobe)
+        generation = self._store.generation()
+        if loaded is not None:
+            index, manifest = loaded
+            if manifest.generation == generation and manifest.embedder == self.embedder.name:
+                return index
+            logger.warning(
+                "index_stale index_generation=%d store_generation=%d",
+                manifest.generation,
+                generation,
+            )
+        return self._build_index_from_store()
+
+    def _build_index_from_store(self) -> FaissIndex:
+        """Rebuild FAISS from the vectors in the store (no re-embedding) and save it."""
+        ids, vectors = [], []
+        for chunk in self._store.chunks(self.embedder.dim):
+            ids.append(chunk.chunk_id)
+            vectors.append(chunk.vector)
+        matrix = np.vstack(vectors) if vectors else np.zeros((0, self.embedder.dim), np.float32)
+        index = FaissIndex.build(
+            np.asarray(ids, np.int64),
+            matrix,
+            self.embedder.dim,
+            self.settings.ann_threshold,
+            self.settings.ivf_nprobe,
+        )
+        self._save(index)
+        logger.info("index_built_from_store n_vectors=%d kind=%s", index.ntotal, index.kind)
+        return index
+
+    def _save(self, index: FaissIndex) -> None:
+        manifest = IndexManifest(
+            embedder=self.embedder.name,
+            dim=self.embedder.dim,
+            normalized=True,
+            chunker_version=self._chunker_id(),
+            generation=self._store.generation(),
+            n_vectors=index.ntotal,
+            kind=index.kind,
+        )
+        index.save(self._index_dir, manifest)
+
+    def _snapshot(self) -> tuple[Retriever, EntityVocabulary]:
+        with self._lock:
+            if self._retriever is None or self._vocabulary is None:
+                docs = {d.doc_id: d for d in self._store.document_infos()}
+                ids, doc_ids, sections, texts = [], [], [], []
+                for c in self._store.chunks(self.embedder.dim):
+                    ids.append(c.chunk_id)
+                    doc_ids.append(c.doc_id)
+                    sections.append(c.section)
+                    texts.append(c.text)
+                table = PassageTable(np.asarray(ids, np.int64), doc_ids, sections, texts, docs)
+                lexical_texts = [
+                    passage_text(docs[d].title, s, t)
+                    for d, s, t in zip(doc_ids, sections, texts, strict=True)
+                ]
+                lexical = LexicalIndex(table.ids, lexical_texts)
+                params = RetrievalParams(
+                    dense_candidates=self.settings.dense_candidates,
+                    lexical_candidates=self.settings.lexical_candidates,
+                    rerank_candidates=self.settings.rerank_candidates,
+                    lexical_weight=self.settings.lexical_weight,
+                    bm25_scale=self.settings.bm25_scale,
+                    entity_boost=self.settings.entity_boost,
+                    rerank_weight=self.settings.rerank_weight,
+                )
+                self._retriever = Retriever(
+                    table, self._index, lexical, self.embedder, self.reranker, params
+                )
+                self._vocabulary = EntityVocabulary(docs.values())
+            return self._retriever, self._vocabulary
+
+    # ----- writes ----------------------------------------------------------------------------
+
+    def _embed_writes(
+        self, docs: Sequence[Document], hashes: Sequence[str], progress: Progress, stage: str
+    ) -> list[DocumentWrite]:
+        s = self.settings
+        out: list[DocumentWrite] = []
+        for doc, digest in zip(docs, hashes, strict=True):
+            chunks = chunk_document(doc, s.chunk_max_chars, s.chunk_overlap_chars)
+            texts = [passage_text(doc.title, c.section, c.text) for c in chunks]
+            vectors = self.embedder.embed_passages(texts)
+            out.append(DocumentWrite(doc, digest, chunks, vectors))
+            progress(stage, len(out), len(docs))
+        return out
+
+    def _apply(self, writes: Sequence[DocumentWrite], removals: Sequence[str] = ()) -> None:
+        """Commit one batch to the store, then to a copy of the index that replaces the live one."""
+        removed, added = self._store.write(writes, removals, self._wanted_meta())
+        vectors = [w.vectors for w in writes if len(w.vectors)]
+        index = FaissIndex(
+            faiss.clone_index(self._index._index),
+            self._index.dim,
+            self._index.kind,
+            self.settings.ivf_nprobe,
+        )
+        index.remove(np.asarray(removed, np.int64))
+        if vectors:
+            index.add(np.asarray(added, np.int64), np.vstack(vectors))
+        with self._lock:
+            self._index = index
+            self._retriever = None
+            self._vocabulary = None
+
+    def add(
+        self,
+        sources: Iterable[Path | SourceFile],
+        progress: Progress = _no_progress,
+    ) -> IngestReport:
+        """Ingest files and folders: new documents are added, changed ones replace only their own
+        chunks.
+
+        Bad files are reported in ``IngestReport.problems`` and never stop the rest. Documents are
+        committed in
+        batches of ``ingest_commit_every``; a crash loses at most the batch in flight, and the index
+        on disk is
+        always either the previous one or one the next open rebuilds from the store.
+        """
+        files, problems = expand(s if isinstance(s, SourceFile) else SourceFile(s) for s in sources)
+        report = IngestReport(problems=list(problems))
+        n_files = len(files)
+        done = iter(range(1, n_files + 1))
+        docs, file_problems = read_all(
+            files,
+            self.settings.max_file_bytes,
+            self._languages.detect,
+            on_file=lambda _p: progress("read", next(done), n_files),
+        )
+        report.problems.extend(file_problems)
+        with self._lock:
+            stored = self._store.hashes()
+            todo: list[tuple[Document, str]] = []
+            for doc in docs:
+                digest = content_hash(doc)
+                if stored.get(doc.doc_id) == digest:
+                    report.unchanged.append(doc.doc_id)
+                else:
+                    todo.append((doc, digest))
+            step = self.settings.ingest_commit_every
+            for start in range(0, len(todo), step):
+                batch = todo[start : start + step]
+
+                def batch_progress(stage: str, done: int, _total: int, base: int = start) -> None:
+                    progress(stage, base + done, len(todo))
+
+                writes = self._embed_writes(
+                    [d for d, _ in batch], [h for _, h in batch], batch_progress, "embed"
+                )
+                self._apply(writes)
+                for w in writes:
+                    doc_id = w.document.doc_id
+                    (report.updated if doc_id in stored else report.added).append(doc_id)
+                    report.n_chunks += len(w.chunks)
+            if todo:
+                self._save(self._index)
+        logger.info(
+            "kb_ingest added=%d updated=%d unchanged=%d problems=%d",
+            len(report.added),
+            len(report.updated),
+            len(report.unchanged),
+            len(report.problems),
+        )
+        return report
+
+    def remove(self, doc_id: str) -> None:
+        """Delete a document and its passages; they are never returned by a search again.
+
+        Raises:
+            DocumentNotFoundError: No document has this id.
+        """
+        with self._lock:
+            if not self._store.has_document(doc_id):
+                raise DocumentNotFoundError(
+                    f"no document {doc_id!r} in KB {self.settings.kb_name!r}"
+                )
+            self._apply([], [doc_id])
+            self._save(self._index)
+        logger.info("kb_remove doc_id=%s", doc_id)
+
+    def rebuild(self, progress: Progress = _no_progress) -> int:
+        """Re-chunk and re-embed every stored document with the configured model, then build a fresh
+        index.
+
+        This is the way out of `IndexManifestMismatchError` after changing the embedding model or
+        chunking.
+
+        Returns:
+            The number of passages indexed.
+        """
+        with self._lock:
+            docs = self._store.documents()
+            writes = self._embed_writes(docs, [content_hash(d) for d in docs], progress, "embed")
+            self._store.write(writes, (), self._wanted_meta())
+            progress("index", 0, 1)
+            self._index = self._build_index_from_store()
+            progress("index", 1, 1)
+            self._retriever = None
+            self._vocabulary = None
+            return self._index.ntotal
+
+    # ----- reads -----------------------------------------------------------------------------
+
+    def list_documents(self) -> list[DocumentInfo]:
+        """Every document with its metadata, version and number of passages."""
+        return self._store.document_infos()
+
+    @property
+    def n_passages(self) -> int:
+        """Number of passages in the index."""
+        return self._index.ntotal
+
+    def query_for(self, query: str | Sequence[DialogueTurn]) -> RetrievalQuery:
+        """The retrieval query for a text or a conversation (see `build_query`)."""
+        _, vocabulary = self._snapshot()
+        turns = [DialogueTurn(Speaker.CUSTOMER, query)] if isinstance(query, str) else query
+        return build_query(turns, vocabulary, self.settings.dialogue_turns)
+
+    def search(
+        self,
+        query: str | Sequence[DialogueTurn],
+        k: int = 5,
+        filters: SearchFilters = NO_FILTERS,
+        mode: RetrievalMode = RetrievalMode.RERANK,
+    ) -> list[SearchHit]:
+        """Search with a question, or with a conversation whose last customer turn is the question.
+
+        Args:
+            query: A text, or the dialogue so far (oldest first).
+            k: How many hits at most; one passage per document.
+            filters: Client, language and tag restrictions.
+            mode: Which retrieval stages run (default: hybrid with reranking).
+
+        Returns:
+            Hits best first; empty for an empty KB or an empty query.
+        """
+        retriever, _ = self._snapshot()
+        return retriever.search(self.query_for(query), k, filters, mode)

@@ -1,0 +1,117 @@
+"""Dialogue-aware queries: the last customer turn plus KB entities named earlier in the dialogue."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from copilot.domain import DialogueTurn, DocumentInfo, Speaker
+from copilot.kb.lexical import fold
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", fold(text)))
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalQuery:
+    """What the retriever searches for.
+
+    Attributes:
+        text: The query text (the last customer turn, prefixed with carried-over entity names).
+        entities: Entity phrases in force, most recent first.
+        boost_doc_ids: Documents about those entities, ranked up during fusion.
+    """
+
+    text: str
+    entities: tuple[str, ...] = ()
+    boost_doc_ids: frozenset[str] = frozenset()
+
+
+class EntityVocabulary:
+    """Every name the KB knows (document entities, tags and titles), mapped to the documents that
+    carry it.
+
+    Matching is on folded, punctuation-free word sequences, so ``conecta-15`` in a tag matches
+    "Conecta 15" typed
+    by a customer. Generic words that many documents share would make every turn look like a topic
+    switch, so a
+    phrase is kept only if it points at few documents.
+    """
+
+    def __init__(self, documents: Iterable[DocumentInfo], max_docs_per_entity: int = 6) -> None:
+        phrases: dict[str, set[str]] = {}
+        labels: dict[str, str] = {}
+        for doc in documents:
+            names = [*doc.entities, *(t.replace("-", " ") for t in doc.tags), doc.title]
+            for name in names:
+                key = _normal(name)
+                if len(key) < 3:
+                    continue
+                phrases.setdefault(key, set()).add(doc.doc_id)
+                labels.setdefault(key, name)
+        self._docs = {k: frozenset(v) for k, v in phrases.items() if len(v) <= max_docs_per_entity}
+        self._labels = labels
+        keys = sorted(self._docs, key=len, reverse=True)
+        self._pattern = (
+            re.compile(r"\b(" + "|".join(re.escape(k) for k in keys) + r")\b") if keys else None
+        )
+
+    def find(self, text: str) -> list[str]:
+        """Entity keys mentioned in ``text``, in order of appearance, longest match first."""
+        if self._pattern is None:
+            return []
+        return [m.group(1) for m in self._pattern.finditer(_normal(text))]
+
+    def documents(self, key: str) -> frozenset[str]:
+        """Ids of the documents that carry this entity."""
+        return self._docs.get(key, frozenset())
+
+    def label(self, key: str) -> str:
+        """The entity as written in the KB."""
+        return self._labels.get(key, key)
+
+
+def build_query(
+    turns: Sequence[DialogueTurn], vocabulary: EntityVocabulary, max_turns: int = 4
+) -> RetrievalQuery:
+    """Build the retrieval query from the last customer turn and the recent context.
+
+    The last customer turn is the question. Entities it names win; when it names none, the entities
+    named in the
+    previous ``max_turns`` turns (customer or agent, most recent first) are carried over: prepended
+    to the text so
+    both dense and lexical retrieval see them, and their documents are boosted. Earlier turns' other
+    words are left
+    out, since a follow-up usually changes the topic while keeping the subject.
+
+    Args:
+        turns: The conversation so far, oldest first.
+        vocabulary: The KB's entity names.
+        max_turns: How many turns before the last customer turn are searched for entities.
+
+    Returns:
+        The query; its text is empty when there is no turn.
+    """
+    customer = [i for i, t in enumerate(turns) if t.speaker is Speaker.CUSTOMER]
+    last_idx = customer[-1] if customer else len(turns) - 1
+    if last_idx < 0:
+        return RetrievalQuery(text="")
+    last = turns[last_idx].text.strip()
+    own = vocabulary.find(last)
+    carried: list[str] = []
+    if not own:
+        for turn in reversed(turns[max(0, last_idx - max_turns) : last_idx]):
+            for key in reversed(vocabulary.find(turn.text)):
+                if key not in carried:
+                    carried.append(key)
+    active = own or carried[:2]
+    boost = frozenset().union(*(vocabulary.documents(k) for k in active)) if active else frozenset()
+    prefix = " ".join(vocabulary.label(k) for k in carried[:2])
+    text = f"{prefix}: {last}" if prefix else last
+    return RetrievalQuery(
+        text=text,
+        entities=tuple(vocabulary.label(k) for k in active),
+        boost_doc_ids=frozenset(boost),
+    )

@@ -1,0 +1,187 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) candidates, score-fused, then reranked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from copilot.domain import NO_FILTERS, DocumentInfo, SearchFilters, SearchHit
+from copilot.kb.chunk import passage_text
+from copilot.kb.index import FaissIndex
+from copilot.kb.lexical import LexicalIndex
+from copilot.kb.query import RetrievalQuery
+from copilot.models.embedding import Embedder
+from copilot.models.reranker import Reranker
+
+
+class RetrievalMode(StrEnum):
+    """Which stages run; the evaluation compares them."""
+
+    DENSE = "dense"
+    LEXICAL = "bm25"
+    HYBRID = "hybrid"
+    RERANK = "hybrid+rerank"
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalParams:
+    """Candidate list sizes and score-fusion weights (from settings).
+
+    The fused score is ``(1 - lexical_weight) * cosine + lexical_weight * min(bm25 / bm25_scale,
+    1)``, plus
+    ``entity_boost`` for documents about an entity of the conversation, plus ``rerank_weight`` times
+    the
+    reranker's score. Scores are fused rather than ranks: reciprocal rank fusion lets a
+    same-language keyword match
+    outrank the right answer written in another language, because it ignores how weak that match is.
+    """
+
+    dense_candidates: int = 50
+    lexical_candidates: int = 50
+    rerank_candidates: int = 20
+    lexical_weight: float = 0.1
+    bm25_scale: float = 20.0
+    entity_boost: float = 0.02
+    rerank_weight: float = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class PassageTable:
+    """Every indexed passage, row-aligned, with its document's metadata for filtering and hits."""
+
+    ids: NDArray[np.int64]
+    doc_ids: Sequence[str]
+    sections: Sequence[str]
+    texts: Sequence[str]
+    docs: dict[str, DocumentInfo]
+
+    def allowed(self, filters: SearchFilters) -> NDArray[np.int64] | None:
+        """Chunk ids that pass the filters, or None when there are no filters."""
+        if filters.is_empty:
+            return None
+        wanted_tags = set(filters.tags)
+        ok_docs = {
+            d.doc_id
+            for d in self.docs.values()
+            if (filters.client is None or d.client == filters.client)
+            and (filters.language is None or d.language == filters.language)
+            and (not wanted_tags or wanted_tags & set(d.tags))
+        }
+        mask = np.fromiter((d in ok_docs for d in self.doc_ids), dtype=bool, count=len(self.ids))
+        allowed: NDArray[np.int64] = self.ids[mask]
+        return allowed
+
+
+class Retriever:
+    """Searches one KB snapshot; immutable, so a rebuilt KB swaps in a new retriever."""
+
+    def __init__(
+        self,
+        table: PassageTable,
+        dense: FaissIndex,
+        lexical: LexicalIndex,
+        embedder: Embedder,
+        reranker: Reranker | None,
+        params: RetrievalParams,
+    ) -> None:
+        self._table = table
+        self._row = {int(c): i for i, c in enumerate(table.ids)}
+        self._dense = dense
+        self._lexical = lexical
+        self._embedder = embedder
+        self._reranker = reranker
+        self._p = params
+
+    def search(
+        self,
+        query: RetrievalQuery,
+        k: int = 5,
+        filters: SearchFilters = NO_FILTERS,
+        mode: RetrievalMode = RetrievalMode.RERANK,
+    ) -> list[SearchHit]:
+        """Best passages for the query, one per document, best first.
+
+        Scores are fused (see `RetrievalParams`): roughly a cosine, comparable across queries of one
+        KB.
+        """
+        if not query.text.strip() or not len(self._table.ids):
+            return []
+        allowed = self._table.allowed(filters)
+        p = self._p
+        dense: dict[int, float] = {}
+        lexical: dict[int, float] = {}
+        if mode is not RetrievalMode.LEXICAL:
+            qv = self._embedder.embed_queries([query.text])[0]
+            scores, ids = self._dense.search(qv, p.dense_candidates, allowed)
+            dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+        if mode is not RetrievalMode.DENSE:
+            scores, ids = self._lexical.search(query.text, p.lexical_candidates, allowed)
+            lexical = {
+                c: min(s / p.bm25_scale, 1.0)
+                for c, s in zip(ids.tolist(), scores.tolist(), strict=True)
+            }
+        fused = _fuse(dense, lexical, mode, p.lexical_weight)
+        if query.boost_doc_ids:
+            for cid in fused:
+                if self._table.doc_ids[self._row[cid]] in query.boost_doc_ids:
+                    fused[cid] += p.entity_boost
+        best = self._best_per_document(fused)
+        if mode is RetrievalMode.RERANK and self._reranker is not None and best:
+            head = best[: p.rerank_candidates]
+            rerank = self._reranker.score(query.text, [self._passage(cid) for cid, _ in head])
+            rescored = [
+                (cid, s + p.rerank_weight * float(r))
+                for (cid, s), r in zip(head, rerank, strict=True)
+            ]
+            best = sorted(rescored, key=lambda x: -x[1]) + best[len(head) :]
+        return [self._hit(cid, score) for cid, score in best[:k]]
+
+    def _best_per_document(self, fused: dict[int, float]) -> list[tuple[int, float]]:
+        seen: set[str] = set()
+        out: list[tuple[int, float]] = []
+        for cid, score in sorted(fused.items(), key=lambda x: -x[1]):
+            doc_id = self._table.doc_ids[self._row[cid]]
+            if doc_id not in seen:
+                seen.add(doc_id)
+                out.append((cid, score))
+        return out
+
+    def _passage(self, cid: int) -> str:
+        row = self._row[cid]
+        doc = self._table.docs[self._table.doc_ids[row]]
+        return passage_text(doc.title, self._table.sections[row], self._table.texts[row])
+
+    def _hit(self, cid: int, score: float) -> SearchHit:
+        row = self._row[cid]
+        doc = self._table.docs[self._table.doc_ids[row]]
+        return SearchHit(
+            doc_id=doc.doc_id,
+            title=doc.title,
+            section=self._table.sections[row],
+            text=self._table.texts[row],
+            score=float(score),
+            source=doc.source,
+            chunk_id=cid,
+            language=doc.language,
+            client=doc.client,
+            tags=doc.tags,
+        )
+
+
+def _fuse(
+    dense: dict[int, float], lexical: dict[int, float], mode: RetrievalMode, lexical_weight: float
+) -> dict[int, float]:
+    """Convex combination of cosine and scaled BM25; a missing cosine counts as the weakest seen."""
+    if mode is RetrievalMode.DENSE:
+        return dense
+    if mode is RetrievalMode.LEXICAL:
+        return lexical
+    floor = min(dense.values()) if dense else 0.0
+    return {
+        cid: (1 - lexical_weight) * dense.get(cid, floor) + lexical_weight * lexical.get(cid, 0.0)
+        for cid in dense.keys() | lexical.keys()
+    }

@@ -1,0 +1,1 @@
+"""Loading of local ML models (embedders, rerankers), offline only."""

@@ -1,0 +1,66 @@
+"""The one settings class: every path, model name and limit, read from ``COPILOT_*`` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, PositiveFloat, PositiveInt, computed_field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of copilot, built once at an entry point and passed down.
+
+    Every field can be set with an environment variable named ``COPILOT_<FIELD>`` (for example
+    ``COPILOT_DATA_DIR=/srv/copilot``) or in a ``.env`` file during development.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="COPILOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Paths
+    data_dir: Path = Path("data")
+    kb_name: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]+$")
+    kb_source_dir: Path = Path("knowledge_base/demo")
+    eval_cases_path: Path = Path("knowledge_base/eval/cases.jsonl")
+    models_manifest: Path = Path("models/manifest.toml")
+
+    # Models: a name from the manifest, or a path to a local sentence-transformers folder.
+    embedding_model: str | None = None
+    reranker_model: str | None = None
+    embed_batch_size: PositiveInt = 32
+    model_threads: PositiveInt = 2
+
+    # Ingestion and chunking
+    max_file_bytes: PositiveInt = 20 * 1024 * 1024
+    chunk_max_chars: PositiveInt = 700
+    chunk_overlap_chars: int = Field(default=120, ge=0)
+    ingest_commit_every: PositiveInt = 64
+
+    # Index
+    ann_threshold: PositiveInt = 50_000
+    ivf_nprobe: PositiveInt = 16
+
+    # Retrieval
+    dense_candidates: PositiveInt = 50
+    lexical_candidates: PositiveInt = 50
+    rerank_candidates: PositiveInt = 20
+    lexical_weight: float = Field(default=0.1, ge=0.0, le=1.0)
+    bm25_scale: PositiveFloat = 20.0
+    entity_boost: float = Field(default=0.02, ge=0.0)
+    rerank_weight: float = Field(default=0.3, ge=0.0)
+    use_reranker: bool = True
+    dialogue_turns: PositiveInt = 4
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented idiom for derived fields
+    @property
+    def kb_dir(self) -> Path:
+        """Folder that holds this KB's metadata database and FAISS index."""
+        return self.data_dir / "kb" / self.kb_name
+
+    @model_validator(mode="after")
+    def _check_chunking(self) -> Settings:
+        if self.chunk_overlap_chars >= self.chunk_max_chars:
+            raise ValueError("chunk_overlap_chars must be smaller than chunk_max_chars")
+        return self
