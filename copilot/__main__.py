@@ -1,5 +1,5 @@
 """Run the typer app with ``python -m copilot``."""
 
-from copilot.cli.main import app
+from copilot.cli.main import run
 
-app()
+run()

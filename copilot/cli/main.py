@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec
 
 import typer
 from rich.console import Console
@@ -40,6 +41,27 @@ LanguageOpt = Annotated[
 ]
 
 
+P = ParamSpec("P")
+
+
+def kb_command(name: str) -> Callable[[Callable[P, None]], Callable[P, None]]:
+    """Register a ``kb`` command whose named errors become one red line and exit code 1."""
+
+    def register(func: Callable[P, None]) -> Callable[P, None]:
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+            try:
+                func(*args, **kwargs)
+            except CopilotError as exc:
+                err.print(f"[red]error:[/] {exc}")
+                raise typer.Exit(1) from exc
+
+        kb_app.command(name)(wrapper)
+        return wrapper
+
+    return register
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -69,7 +91,7 @@ def _print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
-@kb_app.command("add")
+@kb_command("add")
 def kb_add(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
@@ -105,7 +127,7 @@ def kb_add(
         raise typer.Exit(1)
 
 
-@kb_app.command("remove")
+@kb_command("remove")
 def kb_remove(
     ctx: typer.Context, doc_id: Annotated[str, typer.Argument(help="Document id to delete.")]
 ) -> None:
@@ -115,7 +137,7 @@ def kb_remove(
     out.print(f"removed {doc_id}")
 
 
-@kb_app.command("list")
+@kb_command("list")
 def kb_list(ctx: typer.Context, client: ClientOpt = None, as_json: JsonOpt = False) -> None:
     """List the documents with their language, client, version and passage count."""
     with _open(ctx) as kb:
@@ -138,7 +160,7 @@ def kb_list(ctx: typer.Context, client: ClientOpt = None, as_json: JsonOpt = Fal
     out.print(f"{len(docs)} documents")
 
 
-@kb_app.command("search")
+@kb_command("search")
 def kb_search(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="What the customer asked.")],
@@ -165,7 +187,7 @@ def kb_search(
         out.print(f"   {h.text}\n")
 
 
-@kb_app.command("rebuild")
+@kb_command("rebuild")
 def kb_rebuild(ctx: typer.Context) -> None:
     """Re-chunk and re-embed every document with the configured model and write a fresh index.
 
@@ -197,7 +219,7 @@ def _report_table(reports: list[EvalReport]) -> Table:
     return table
 
 
-@kb_app.command("eval")
+@kb_command("eval")
 def kb_eval(
     ctx: typer.Context,
     cases: Annotated[
@@ -241,12 +263,9 @@ def kb_eval(
 
 
 def run() -> None:
-    """Console-script entry point: named errors become one red line and exit code 1."""
+    """Console-script entry point: an unexpected crash is logged and exits 1."""
     try:
         app()
-    except CopilotError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        sys.exit(1)
     except Exception:
         logger.exception("cli_failed")
         sys.exit(1)

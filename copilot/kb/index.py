@@ -73,6 +73,10 @@ class FaissIndex:
         out.add(ids, vectors)
         return out
 
+    def copy(self) -> FaissIndex:
+        """An independent copy, so a writer can change it while readers keep searching this one."""
+        return FaissIndex(faiss.clone_index(self._index), self.dim, self.kind, self._nprobe)
+
     @property
     def ntotal(self) -> int:
         """Number of vectors in the index."""

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import yaml
+
 from copilot.domain import Document, FileProblem, SourceFile
 from copilot.errors import IngestError
 from copilot.kb.formats import PARSERS, Parsed
@@ -16,20 +18,60 @@ logger = logging.getLogger(__name__)
 LanguageGuess = Callable[[str], str | None]
 
 
+DEFAULTS_FILE = "_defaults.yaml"
+"""A file of that name gives ``client``, ``language`` and ``tags`` to the files below its folder."""
+
+
+def _folder_defaults(folder: Path, cache: dict[Path, dict[str, object]]) -> dict[str, object]:
+    if folder not in cache:
+        path = folder / DEFAULTS_FILE
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise IngestError(str(path), f"unreadable folder defaults: {exc}") from exc
+        cache[folder] = loaded if isinstance(loaded, dict) else {}
+    return cache[folder]
+
+
+def _with_folder_defaults(
+    src: SourceFile, path: Path, cache: dict[Path, dict[str, object]]
+) -> SourceFile:
+    """Fill what ``src`` leaves open from the ``_defaults.yaml`` files from its root to ``path``."""
+    parts = path.parent.relative_to(src.path).parts
+    merged: dict[str, object] = {}
+    for depth in range(len(parts) + 1):  # root first, so the nearest folder wins
+        merged.update(_folder_defaults(src.path.joinpath(*parts[:depth]), cache))
+    tags = merged.get("tags") or ()
+    return SourceFile(
+        path=path,
+        client=src.client or (str(merged["client"]) if merged.get("client") else None),
+        language=src.language or (str(merged["language"]) if merged.get("language") else None),
+        tags=src.tags or tuple(str(t) for t in (tags if isinstance(tags, list) else [tags])),
+    )
+
+
 def expand(sources: Iterable[SourceFile]) -> tuple[list[SourceFile], list[FileProblem]]:
     """List the files under each source, skipping hidden and ``_``-prefixed names in folders.
 
+    Files found in a folder take ``client``, ``language`` and ``tags`` the source leaves open from
+    the ``_defaults.yaml`` files of their folders (the nearest wins).
+
     Returns:
-        The files in a stable order, and a problem for each path that does not exist.
+        The files in a stable order, and a problem for each path that does not exist or whose
+        folder defaults cannot be read.
     """
     files: list[SourceFile] = []
     problems: list[FileProblem] = []
+    cache: dict[Path, dict[str, object]] = {}
     for src in sources:
         if src.path.is_dir():
             for path in sorted(src.path.rglob("*")):
                 rel = path.relative_to(src.path).parts
                 if path.is_file() and not any(p.startswith((".", "_")) for p in rel):
-                    files.append(dataclasses.replace(src, path=path))
+                    try:
+                        files.append(_with_folder_defaults(src, path, cache))
+                    except IngestError as exc:
+                        problems.append(FileProblem(exc.path, exc.reason))
         elif src.path.is_file():
             files.append(src)
         else:

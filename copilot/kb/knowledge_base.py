@@ -9,11 +9,11 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from copilot.domain import (
     NO_FILTERS,
+    Chunk,
     DialogueTurn,
     Document,
     DocumentInfo,
@@ -250,29 +250,48 @@ class KnowledgeBase:
 
     # ----- writes ----------------------------------------------------------------------------
 
-    def _embed_writes(
-        self, docs: Sequence[Document], hashes: Sequence[str], progress: Progress, stage: str
+    def _chunk(self, doc: Document) -> list[Chunk]:
+        return chunk_document(doc, self.settings.chunk_max_chars, self.settings.chunk_overlap_chars)
+
+    def _embed_and_write(
+        self,
+        planned: Sequence[tuple[Document, str, list[Chunk]]],
+        progress: Progress,
     ) -> list[DocumentWrite]:
-        s = self.settings
-        out: list[DocumentWrite] = []
-        for doc, digest in zip(docs, hashes, strict=True):
-            chunks = chunk_document(doc, s.chunk_max_chars, s.chunk_overlap_chars)
-            texts = [passage_text(doc.title, c.section, c.text) for c in chunks]
-            vectors = self.embedder.embed_passages(texts)
-            out.append(DocumentWrite(doc, digest, chunks, vectors))
-            progress(stage, len(out), len(docs))
-        return out
+        """Embed the passages of ``planned`` documents, committing every ``ingest_commit_every``.
+
+        Passages of several documents share one embedding call: per-call overhead dominates for
+        short documents, so batching across documents is several times faster.
+        """
+        total = sum(len(chunks) for _, _, chunks in planned)
+        done = 0
+        written: list[DocumentWrite] = []
+        step = self.settings.ingest_commit_every
+        size = self.settings.embed_batch_size
+        for start in range(0, max(len(planned), 1), step):
+            batch = planned[start : start + step]
+            texts = [passage_text(d.title, c.section, c.text) for d, _, cs in batch for c in cs]
+            parts = []
+            for offset in range(0, len(texts), size):
+                parts.append(self.embedder.embed_passages(texts[offset : offset + size]))
+                done += len(parts[-1])
+                progress("embed", done, total)
+            vectors = np.vstack(parts) if parts else np.zeros((0, self.embedder.dim), np.float32)
+            writes, row = [], 0
+            for doc, digest, chunks in batch:
+                writes.append(DocumentWrite(doc, digest, chunks, vectors[row : row + len(chunks)]))
+                row += len(chunks)
+            self._apply(writes)
+            written.extend(writes)
+        return written
 
     def _apply(self, writes: Sequence[DocumentWrite], removals: Sequence[str] = ()) -> None:
         """Commit one batch to the store, then to a copy of the index that replaces the live one."""
+        if not writes and not removals:
+            return
         removed, added = self._store.write(writes, removals, self._wanted_meta())
         vectors = [w.vectors for w in writes if len(w.vectors)]
-        index = FaissIndex(
-            faiss.clone_index(self._index._index),
-            self._index.dim,
-            self._index.kind,
-            self.settings.ivf_nprobe,
-        )
+        index = self._index.copy()
         index.remove(np.asarray(removed, np.int64))
         if vectors:
             index.add(np.asarray(added, np.int64), np.vstack(vectors))
@@ -315,22 +334,12 @@ class KnowledgeBase:
                     report.unchanged.append(doc.doc_id)
                 else:
                     todo.append((doc, digest))
-            step = self.settings.ingest_commit_every
-            for start in range(0, len(todo), step):
-                batch = todo[start : start + step]
-
-                def batch_progress(stage: str, done: int, _total: int, base: int = start) -> None:
-                    progress(stage, base + done, len(todo))
-
-                writes = self._embed_writes(
-                    [d for d, _ in batch], [h for _, h in batch], batch_progress, "embed"
-                )
-                self._apply(writes)
-                for w in writes:
+            if todo:
+                planned = [(doc, digest, self._chunk(doc)) for doc, digest in todo]
+                for w in self._embed_and_write(planned, progress):
                     doc_id = w.document.doc_id
                     (report.updated if doc_id in stored else report.added).append(doc_id)
                     report.n_chunks += len(w.chunks)
-            if todo:
                 self._save(self._index)
         logger.info(
             "kb_ingest added=%d updated=%d unchanged=%d problems=%d",
@@ -368,8 +377,8 @@ class KnowledgeBase:
         """
         with self._lock:
             docs = self._store.documents()
-            writes = self._embed_writes(docs, [content_hash(d) for d in docs], progress, "embed")
-            self._store.write(writes, (), self._wanted_meta())
+            planned = [(d, content_hash(d), self._chunk(d)) for d in docs]
+            self._embed_and_write(planned, progress)
             progress("index", 0, 1)
             self._index = self._build_index_from_store()
             progress("index", 1, 1)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from copilot.domain import DialogueTurn, DocumentInfo, Speaker
 from copilot.kb.lexical import fold
@@ -21,12 +21,14 @@ class RetrievalQuery:
     Attributes:
         text: The query text (the last customer turn, prefixed with carried-over entity names).
         entities: Entity phrases in force, most recent first.
-        boost_doc_ids: Documents about those entities, ranked up during fusion.
+        boosts: Documents about those entities, with a weight in (0, 1]: an entity carried by one
+            document (a product) weighs 1, a topic tag shared by four documents 0.25, so a specific
+            name outweighs a generic one.
     """
 
     text: str
     entities: tuple[str, ...] = ()
-    boost_doc_ids: frozenset[str] = frozenset()
+    boosts: Mapping[str, float] = field(default_factory=dict)
 
 
 class EntityVocabulary:
@@ -107,11 +109,15 @@ def build_query(
                 if key not in carried:
                     carried.append(key)
     active = own or carried[:2]
-    boost = frozenset().union(*(vocabulary.documents(k) for k in active)) if active else frozenset()
+    boosts: dict[str, float] = {}
+    for key in active:
+        docs = vocabulary.documents(key)
+        for doc_id in docs:
+            boosts[doc_id] = max(boosts.get(doc_id, 0.0), 1.0 / len(docs))
     prefix = " ".join(vocabulary.label(k) for k in carried[:2])
     text = f"{prefix}: {last}" if prefix else last
     return RetrievalQuery(
         text=text,
         entities=tuple(vocabulary.label(k) for k in active),
-        boost_doc_ids=frozenset(boost),
+        boosts=boosts,
     )

@@ -32,12 +32,10 @@ class RetrievalParams:
     """Candidate list sizes and score-fusion weights (from settings).
 
     The fused score is ``(1 - lexical_weight) * cosine + lexical_weight * min(bm25 / bm25_scale,
-    1)``, plus
-    ``entity_boost`` for documents about an entity of the conversation, plus ``rerank_weight`` times
-    the
-    reranker's score. Scores are fused rather than ranks: reciprocal rank fusion lets a
-    same-language keyword match
-    outrank the right answer written in another language, because it ignores how weak that match is.
+    1)``, plus ``entity_boost`` times the weight of documents about an entity of the conversation,
+    plus ``rerank_weight`` times the reranker score. Scores are fused rather than ranks: reciprocal
+    rank fusion lets a same-language keyword match outrank the right answer written in another
+    language, because it ignores how weak that match is.
     """
 
     dense_candidates: int = 50
@@ -125,10 +123,10 @@ class Retriever:
                 for c, s in zip(ids.tolist(), scores.tolist(), strict=True)
             }
         fused = _fuse(dense, lexical, mode, p.lexical_weight)
-        if query.boost_doc_ids:
+        if query.boosts:
             for cid in fused:
-                if self._table.doc_ids[self._row[cid]] in query.boost_doc_ids:
-                    fused[cid] += p.entity_boost
+                weight = query.boosts.get(self._table.doc_ids[self._row[cid]], 0.0)
+                fused[cid] += p.entity_boost * weight
         best = self._best_per_document(fused)
         if mode is RetrievalMode.RERANK and self._reranker is not None and best:
             head = best[: p.rerank_candidates]

@@ -150,8 +150,8 @@ class KbStore:
     def hashes(self) -> dict[str, str]:
         """Content hash of every stored document, by id."""
         with self._session() as s:
-            rows = s.execute(select(DocumentRow.doc_id, DocumentRow.content_hash)).tuples()
-            return dict(rows.all())
+            rows = s.execute(select(DocumentRow.doc_id, DocumentRow.content_hash))
+            return {str(doc_id): str(digest) for doc_id, digest in rows}
 
     def write(
         self,
@@ -226,7 +226,7 @@ class KbStore:
         """Every stored document's metadata and chunk count, ordered by id."""
         with self._session() as s:
             grouped = s.execute(select(ChunkRow.doc_id, func.count()).group_by(ChunkRow.doc_id))
-            counts = dict(grouped.tuples().all())
+            counts = {str(doc_id): int(n) for doc_id, n in grouped}
             return [
                 DocumentInfo(
                     doc_id=r.doc_id,

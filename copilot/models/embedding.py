@@ -114,7 +114,7 @@ class SentenceTransformerEmbedder:
         torch.set_num_threads(threads)
         self.name = spec.name
         self._model = SentenceTransformer(str(spec.path), device="cpu", local_files_only=True)
-        dim = self._model.get_sentence_embedding_dimension()
+        dim = self._model.get_embedding_dimension()
         if dim is None:
             raise ModelNotFoundError(f"model {spec.name!r} does not declare its embedding size")
         self.dim = int(dim)
