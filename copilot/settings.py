@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, computed_field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,8 @@ class Settings(BaseSettings):
     dense_candidates: PositiveInt = 50
     lexical_candidates: PositiveInt = 50
     rerank_candidates: PositiveInt = 20
+    fusion: Literal["score", "rrf"] = "score"
+    rrf_k: PositiveInt = 60
     lexical_weight: float = Field(default=0.1, ge=0.0, le=1.0)
     bm25_scale: PositiveFloat = 20.0
     entity_boost: float = Field(default=0.02, ge=0.0)

@@ -238,6 +238,8 @@ class KnowledgeBase:
                     lexical_candidates=self.settings.lexical_candidates,
                     rerank_candidates=self.settings.rerank_candidates,
                     lexical_weight=self.settings.lexical_weight,
+                    fusion=self.settings.fusion,
+                    rrf_k=self.settings.rrf_k,
                     bm25_scale=self.settings.bm25_scale,
                     entity_boost=self.settings.entity_boost,
                     rerank_weight=self.settings.rerank_weight,

@@ -35,13 +35,16 @@ class RetrievalParams:
     1)``, plus ``entity_boost`` times the weight of documents about an entity of the conversation,
     plus ``rerank_weight`` times the reranker score. Scores are fused rather than ranks: reciprocal
     rank fusion lets a same-language keyword match outrank the right answer written in another
-    language, because it ignores how weak that match is.
+    language, because it ignores how weak that match is. ``fusion="rrf"`` selects reciprocal rank
+    fusion instead (``rrf_k``), rescaled so that a passage ranked first by both lists scores 1.
     """
 
     dense_candidates: int = 50
     lexical_candidates: int = 50
     rerank_candidates: int = 20
     lexical_weight: float = 0.1
+    fusion: str = "score"
+    rrf_k: int = 60
     bm25_scale: float = 20.0
     entity_boost: float = 0.02
     rerank_weight: float = 0.3
@@ -122,7 +125,14 @@ class Retriever:
                 c: min(s / p.bm25_scale, 1.0)
                 for c, s in zip(ids.tolist(), scores.tolist(), strict=True)
             }
-        fused = _fuse(dense, lexical, mode, p.lexical_weight)
+        if mode is RetrievalMode.DENSE:
+            fused = dense
+        elif mode is RetrievalMode.LEXICAL:
+            fused = lexical
+        elif p.fusion == "rrf":
+            fused = _rrf(dense, lexical, p.rrf_k)
+        else:
+            fused = _convex(dense, lexical, p.lexical_weight)
         if query.boosts:
             for cid in fused:
                 weight = query.boosts.get(self._table.doc_ids[self._row[cid]], 0.0)
@@ -170,16 +180,22 @@ class Retriever:
         )
 
 
-def _fuse(
-    dense: dict[int, float], lexical: dict[int, float], mode: RetrievalMode, lexical_weight: float
+def _convex(
+    dense: dict[int, float], lexical: dict[int, float], lexical_weight: float
 ) -> dict[int, float]:
     """Convex combination of cosine and scaled BM25; a missing cosine counts as the weakest seen."""
-    if mode is RetrievalMode.DENSE:
-        return dense
-    if mode is RetrievalMode.LEXICAL:
-        return lexical
     floor = min(dense.values()) if dense else 0.0
     return {
         cid: (1 - lexical_weight) * dense.get(cid, floor) + lexical_weight * lexical.get(cid, 0.0)
         for cid in dense.keys() | lexical.keys()
     }
+
+
+def _rrf(dense: dict[int, float], lexical: dict[int, float], rrf_k: int) -> dict[int, float]:
+    """Reciprocal rank fusion of the two lists, scaled so that first in both scores 1."""
+    fused: dict[int, float] = {}
+    for scores in (dense, lexical):
+        ranked = sorted(scores, key=lambda cid: -scores[cid])
+        for rank, cid in enumerate(ranked):
+            fused[cid] = fused.get(cid, 0.0) + (rrf_k + 1) / (2 * (rrf_k + rank + 1))
+    return fused

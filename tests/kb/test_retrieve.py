@@ -1,0 +1,56 @@
+"""Score fusion and metadata filtering, on hand-made candidate lists."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from copilot.domain import DocumentInfo, SearchFilters
+from copilot.kb.retrieve import PassageTable, _convex, _rrf
+
+
+def _info(doc_id: str, client: str, language: str, tags: tuple[str, ...]) -> DocumentInfo:
+    return DocumentInfo(doc_id, doc_id, "src", language, client, tags, (), 1, 1, "h")
+
+
+def test_convex_fusion_weighs_cosine_and_bm25_and_floors_missing_cosines() -> None:
+    fused = _convex({1: 0.9, 2: 0.5}, {2: 1.0, 3: 0.5}, lexical_weight=0.2)
+    assert fused[1] == pytest.approx(0.72)
+    assert fused[2] == pytest.approx(0.6)
+    assert fused[3] == pytest.approx(0.8 * 0.5 + 0.2 * 0.5)  # cosine floor is the weakest seen
+
+
+def test_weak_keyword_match_does_not_outrank_a_strong_cosine() -> None:
+    """Why scores are fused, not ranks: rank alone ignores how weak a match is."""
+    dense = {10: 0.90, 11: 0.89, 12: 0.88, 13: 0.87}
+    lexical = {13: 0.05}  # the only lexical hit, a barely matching same-language passage
+    convex = _convex(dense, lexical, 0.1)
+    rrf = _rrf(dense, lexical, 60)
+    assert max(convex, key=lambda cid: convex[cid]) == 10
+    assert max(rrf, key=lambda cid: rrf[cid]) == 13
+
+
+def test_rrf_scores_one_for_first_in_both_lists() -> None:
+    fused = _rrf({1: 0.9, 2: 0.1}, {1: 3.0}, rrf_k=60)
+    assert fused[1] == pytest.approx(1.0)
+    assert fused[2] == pytest.approx(61 / (2 * 62))
+
+
+def test_filters_select_chunks_by_client_language_and_any_tag() -> None:
+    docs = {
+        "a": _info("a", "bank", "es", ("cards",)),
+        "b": _info("b", "bank", "en", ("cards", "travel")),
+        "c": _info("c", "retail", "es", ("returns",)),
+    }
+    table = PassageTable(
+        np.array([5, 6, 7, 8], np.int64),
+        ["a", "a", "b", "c"],
+        ["", "", "", ""],
+        ["", "", "", ""],
+        docs,
+    )
+    assert table.allowed(SearchFilters()) is None
+    assert table.allowed(SearchFilters(client="bank")).tolist() == [5, 6, 7]  # type: ignore[union-attr]
+    assert table.allowed(SearchFilters(language="es")).tolist() == [5, 6, 8]  # type: ignore[union-attr]
+    both = SearchFilters(client="bank", tags=("travel", "returns"))
+    assert table.allowed(both).tolist() == [7]  # type: ignore[union-attr]
