@@ -71,10 +71,8 @@ def chunk_document(doc: Document, max_chars: int, overlap_chars: int) -> list[Ch
     """Split a document into passages of at most ``max_chars`` characters.
 
     Passages never cross a section boundary. Within a section, sentences are packed greedily; the
-    next passage
-    starts with the last sentences of the previous one, up to ``overlap_chars``, so an answer split
-    across a
-    boundary is still found whole in one passage.
+    next passage starts with the last sentences of the previous one, up to ``overlap_chars``, so an
+    answer split across a boundary is still found whole in one passage.
 
     Args:
         doc: The document; ``#`` lines in its text are headings.

@@ -46,7 +46,9 @@ def _tags(value: Any) -> tuple[str, ...]:
 
 
 def _opt(value: Any) -> str | None:
-    return str(value).strip() or None if value is not None else None
+    if value is None:
+        return None
+    return str(value).strip() or None
 
 
 def _doc(path: Path, meta: dict[str, Any], text: str, fallback_title: str) -> Document:

@@ -125,8 +125,7 @@ class FaissIndex:
         """Write index then manifest, each through a temporary file and an atomic rename.
 
         A crash between the two leaves an old manifest whose generation no longer matches the store,
-        so the
-        index is rebuilt from stored vectors on the next load rather than trusted.
+        so the index is rebuilt from stored vectors on the next load rather than trusted.
         """
         folder.mkdir(parents=True, exist_ok=True)
         _atomic_write(folder / INDEX_FILE, faiss.serialize_index(self._index).tobytes())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import yaml
@@ -116,12 +116,14 @@ def _with_defaults(doc: Document, src: SourceFile, guess_language: LanguageGuess
 
 
 def read_all(
-    files: Iterable[SourceFile],
+    files: Sequence[SourceFile],
     max_bytes: int,
     guess_language: LanguageGuess,
-    on_file: Callable[[Path], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Document], list[FileProblem]]:
     """Parse every file; a bad file becomes a problem and the rest goes on.
+
+    ``on_progress(done, total)`` is called after each file.
 
     A document id seen twice keeps the first and reports the second, so one batch never fights
     itself.
@@ -129,7 +131,7 @@ def read_all(
     problems: list[FileProblem] = []
     docs: list[Document] = []
     seen: dict[str, str] = {}
-    for src in files:
+    for done, src in enumerate(files, start=1):
         try:
             parsed = read_file(src, max_bytes, guess_language)
         except IngestError as exc:
@@ -147,6 +149,6 @@ def read_all(
                 continue
             seen[doc.doc_id] = str(src.path)
             docs.append(doc)
-        if on_file is not None:
-            on_file(src.path)
+        if on_progress is not None:
+            on_progress(done, len(files))
     return docs, problems

@@ -23,18 +23,19 @@ from copilot.domain import (
     SourceFile,
     Speaker,
 )
-from copilot.errors import DocumentNotFoundError, IndexManifestMismatchError
-from copilot.kb.chunk import CHUNKER_VERSION, chunk_document, passage_text
-from copilot.kb.index import FaissIndex, IndexManifest
+from copilot.errors import DocumentNotFoundError
+from copilot.kb.chunk import chunk_document, passage_text
+from copilot.kb.index import FaissIndex
 from copilot.kb.ingest import expand, read_all
-from copilot.kb.lexical import LexicalIndex
-from copilot.kb.query import EntityVocabulary, RetrievalQuery, build_query
-from copilot.kb.retrieve import PassageTable, RetrievalMode, RetrievalParams, Retriever
+from copilot.kb.query import RetrievalQuery, build_query
+from copilot.kb.retrieve import RetrievalMode
+from copilot.kb.snapshot import Snapshot, take_snapshot
 from copilot.kb.store import DocumentWrite, KbStore
-from copilot.models.embedding import Embedder, load_embedder
+from copilot.kb.sync import BuildInfo, check_compatible, index_from_store, load_index, save_index
+from copilot.models.embedding import Embedder
 from copilot.models.language import LanguageDetector
-from copilot.models.loader import resolve, role_model
-from copilot.models.reranker import Reranker, load_reranker
+from copilot.models.registry import embedder_from_settings, reranker_from_settings
+from copilot.models.reranker import Reranker
 from copilot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -57,8 +58,7 @@ class KnowledgeBase:
     """One knowledge base under ``settings.kb_dir``: a SQLite store, a FAISS index and a BM25 index.
 
     Reads use an immutable snapshot (`Retriever`) that writers replace under a lock, so a search
-    never sees a
-    half-applied update. Example::
+    never sees a half-applied update. Example::
 
         kb = KnowledgeBase.open(Settings())
         kb.add([Path("knowledge_base/demo")])
@@ -79,17 +79,16 @@ class KnowledgeBase:
         self._languages = language_detector
         self._store = KbStore(settings.kb_dir / "kb.sqlite")
         self._index_dir = settings.kb_dir / "index"
+        self._build = BuildInfo.of(embedder.name, embedder.dim, settings)
         self._lock = threading.RLock()
         if allow_rebuild:
-            # Opened only to rebuild: stored vectors may have another dimension, so they are not
-            # loaded.
+            # Opened only to rebuild: stored vectors may have another dimension, so none is loaded.
             empty = np.zeros((0, embedder.dim), np.float32)
             self._index = FaissIndex.build(np.zeros(0, np.int64), empty, embedder.dim, 1 << 62)
         else:
-            self._check_compatible()
-            self._index = self._load_index()
-        self._retriever: Retriever | None = None
-        self._vocabulary: EntityVocabulary | None = None
+            check_compatible(self._store, self._build, settings)
+            self._index = load_index(self._store, self._index_dir, self._build, settings)
+        self._snapshot_cache: Snapshot | None = None
 
     @classmethod
     def open(
@@ -105,9 +104,9 @@ class KnowledgeBase:
         Args:
             settings: Paths, model names and limits.
             embedder: An already loaded embedder to share (tests, the service); loaded from the
-            manifest if None.
+                manifest if None.
             reranker: An already loaded reranker; loaded from the manifest if None and
-            ``use_reranker`` is set.
+                ``use_reranker`` is set.
             language_detector: Shared detector for documents without a language.
             allow_rebuild: Skip the stored-manifest check; only `rebuild` may be called next.
 
@@ -115,20 +114,9 @@ class KnowledgeBase:
             ModelNotFoundError: A model the manifest names is not installed.
             IndexManifestMismatchError: The stored vectors come from another model or chunker.
         """
-        manifest = settings.models_manifest
-        if embedder is None:
-            name = role_model("embedding", manifest, settings.embedding_model)
-            if name is None:
-                raise IndexManifestMismatchError("no embedding model is configured")
-            embedder = load_embedder(
-                resolve(name, manifest), settings.model_threads, settings.embed_batch_size
-            )
-        if reranker is None and settings.use_reranker:
-            name = role_model("reranker", manifest, settings.reranker_model)
-            if name is not None:
-                reranker = load_reranker(
-                    resolve(name, manifest), settings.model_threads, settings.embed_batch_size
-                )
+        embedder = embedder or embedder_from_settings(settings)
+        if reranker is None:
+            reranker = reranker_from_settings(settings)
         detector = language_detector or LanguageDetector()
         return cls(settings, embedder, reranker, detector, allow_rebuild)
 
@@ -142,113 +130,16 @@ class KnowledgeBase:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    # ----- manifest and index lifecycle -------------------------------------------------------
-
-    def _chunker_id(self) -> str:
-        s = self.settings
-        return f"{CHUNKER_VERSION}:{s.chunk_max_chars}:{s.chunk_overlap_chars}"
-
-    def _wanted_meta(self) -> dict[str, str]:
-        return {
-            "embedder": self.embedder.name,
-            "dim": str(self.embedder.dim),
-            "normalized": "true",
-            "chunker": self._chunker_id(),
-        }
-
-    def _check_compatible(self) -> None:
-        meta = self._store.meta()
-        if "embedder" not in meta:
-            return
-        wanted = self._wanted_meta()
-        diffs = [
-            f"{k}: stored {meta.get(k)!r}, configured {v!r}"
-            for k, v in wanted.items()
-            if meta.get(k) != v
-        ]
-        if diffs:
-            raise IndexManifestMismatchError(
-                f"KB {self.settings.kb_name!r} in {self.settings.kb_dir} was built differently "
-                f"({'; '.join(diffs)}). Run `copilot kb rebuild` to re-embed it with the "
-                "configured model."
-            )
-
-    def _load_index(self) -> FaissIndex:
-        loaded = FaissIndex.load(self._index_dir, self.settings.ivf_nprobe)
-        generation = self._store.generation()
-        if loaded is not None:
-            index, manifest = loaded
-            if manifest.generation == generation and manifest.embedder == self.embedder.name:
-                return index
-            logger.warning(
-                "index_stale index_generation=%d store_generation=%d",
-                manifest.generation,
-                generation,
-            )
-        return self._build_index_from_store()
-
-    def _build_index_from_store(self) -> FaissIndex:
-        """Rebuild FAISS from the vectors in the store (no re-embedding) and save it."""
-        ids, vectors = [], []
-        for chunk in self._store.chunks(self.embedder.dim):
-            ids.append(chunk.chunk_id)
-            vectors.append(chunk.vector)
-        matrix = np.vstack(vectors) if vectors else np.zeros((0, self.embedder.dim), np.float32)
-        index = FaissIndex.build(
-            np.asarray(ids, np.int64),
-            matrix,
-            self.embedder.dim,
-            self.settings.ann_threshold,
-            self.settings.ivf_nprobe,
-        )
-        self._save(index)
-        logger.info("index_built_from_store n_vectors=%d kind=%s", index.ntotal, index.kind)
-        return index
-
-    def _save(self, index: FaissIndex) -> None:
-        manifest = IndexManifest(
-            embedder=self.embedder.name,
-            dim=self.embedder.dim,
-            normalized=True,
-            chunker_version=self._chunker_id(),
-            generation=self._store.generation(),
-            n_vectors=index.ntotal,
-            kind=index.kind,
-        )
-        index.save(self._index_dir, manifest)
-
-    def _snapshot(self) -> tuple[Retriever, EntityVocabulary]:
+    def _snapshot(self) -> Snapshot:
         with self._lock:
-            if self._retriever is None or self._vocabulary is None:
-                docs = {d.doc_id: d for d in self._store.document_infos()}
-                ids, doc_ids, sections, texts = [], [], [], []
-                for c in self._store.chunks(self.embedder.dim):
-                    ids.append(c.chunk_id)
-                    doc_ids.append(c.doc_id)
-                    sections.append(c.section)
-                    texts.append(c.text)
-                table = PassageTable(np.asarray(ids, np.int64), doc_ids, sections, texts, docs)
-                lexical_texts = [
-                    passage_text(docs[d].title, s, t)
-                    for d, s, t in zip(doc_ids, sections, texts, strict=True)
-                ]
-                lexical = LexicalIndex(table.ids, lexical_texts)
-                params = RetrievalParams(
-                    dense_candidates=self.settings.dense_candidates,
-                    lexical_candidates=self.settings.lexical_candidates,
-                    rerank_candidates=self.settings.rerank_candidates,
-                    lexical_weight=self.settings.lexical_weight,
-                    fusion=self.settings.fusion,
-                    rrf_k=self.settings.rrf_k,
-                    bm25_scale=self.settings.bm25_scale,
-                    entity_boost=self.settings.entity_boost,
-                    rerank_weight=self.settings.rerank_weight,
+            if self._snapshot_cache is None:
+                self._snapshot_cache = take_snapshot(
+                    self._store, self._index, self.embedder, self.reranker, self.settings
                 )
-                self._retriever = Retriever(
-                    table, self._index, lexical, self.embedder, self.reranker, params
-                )
-                self._vocabulary = EntityVocabulary(docs.values())
-            return self._retriever, self._vocabulary
+            return self._snapshot_cache
+
+    def _save(self) -> None:
+        save_index(self._index, self._index_dir, self._store, self._build)
 
     # ----- writes ----------------------------------------------------------------------------
 
@@ -291,7 +182,7 @@ class KnowledgeBase:
         """Commit one batch to the store, then to a copy of the index that replaces the live one."""
         if not writes and not removals:
             return
-        removed, added = self._store.write(writes, removals, self._wanted_meta())
+        removed, added = self._store.write(writes, removals, self._build.as_meta())
         vectors = [w.vectors for w in writes if len(w.vectors)]
         index = self._index.copy()
         index.remove(np.asarray(removed, np.int64))
@@ -299,8 +190,7 @@ class KnowledgeBase:
             index.add(np.asarray(added, np.int64), np.vstack(vectors))
         with self._lock:
             self._index = index
-            self._retriever = None
-            self._vocabulary = None
+            self._snapshot_cache = None
 
     def add(
         self,
@@ -311,20 +201,17 @@ class KnowledgeBase:
         chunks.
 
         Bad files are reported in ``IngestReport.problems`` and never stop the rest. Documents are
-        committed in
-        batches of ``ingest_commit_every``; a crash loses at most the batch in flight, and the index
-        on disk is
-        always either the previous one or one the next open rebuilds from the store.
+        committed in batches of ``ingest_commit_every``; a crash loses at most the batch in flight,
+        and the index on disk is always either the previous one or one the next open rebuilds from
+        the store.
         """
         files, problems = expand(s if isinstance(s, SourceFile) else SourceFile(s) for s in sources)
         report = IngestReport(problems=list(problems))
-        n_files = len(files)
-        done = iter(range(1, n_files + 1))
         docs, file_problems = read_all(
             files,
             self.settings.max_file_bytes,
             self._languages.detect,
-            on_file=lambda _p: progress("read", next(done), n_files),
+            lambda done, total: progress("read", done, total),
         )
         report.problems.extend(file_problems)
         with self._lock:
@@ -342,7 +229,7 @@ class KnowledgeBase:
                     doc_id = w.document.doc_id
                     (report.updated if doc_id in stored else report.added).append(doc_id)
                     report.n_chunks += len(w.chunks)
-                self._save(self._index)
+                self._save()
         logger.info(
             "kb_ingest added=%d updated=%d unchanged=%d problems=%d",
             len(report.added),
@@ -364,7 +251,7 @@ class KnowledgeBase:
                     f"no document {doc_id!r} in KB {self.settings.kb_name!r}"
                 )
             self._apply([], [doc_id])
-            self._save(self._index)
+            self._save()
         logger.info("kb_remove doc_id=%s", doc_id)
 
     def rebuild(self, progress: Progress = _no_progress) -> int:
@@ -382,10 +269,9 @@ class KnowledgeBase:
             planned = [(d, content_hash(d), self._chunk(d)) for d in docs]
             self._embed_and_write(planned, progress)
             progress("index", 0, 1)
-            self._index = self._build_index_from_store()
+            self._index = index_from_store(self._store, self._index_dir, self._build, self.settings)
             progress("index", 1, 1)
-            self._retriever = None
-            self._vocabulary = None
+            self._snapshot_cache = None
             return self._index.ntotal
 
     # ----- reads -----------------------------------------------------------------------------
@@ -401,7 +287,7 @@ class KnowledgeBase:
 
     def query_for(self, query: str | Sequence[DialogueTurn]) -> RetrievalQuery:
         """The retrieval query for a text or a conversation (see `build_query`)."""
-        _, vocabulary = self._snapshot()
+        vocabulary = self._snapshot().vocabulary
         turns = [DialogueTurn(Speaker.CUSTOMER, query)] if isinstance(query, str) else query
         return build_query(turns, vocabulary, self.settings.dialogue_turns)
 
@@ -423,5 +309,4 @@ class KnowledgeBase:
         Returns:
             Hits best first; empty for an empty KB or an empty query.
         """
-        retriever, _ = self._snapshot()
-        return retriever.search(self.query_for(query), k, filters, mode)
+        return self._snapshot().retriever.search(self.query_for(query), k, filters, mode)

@@ -15,10 +15,8 @@ from numpy.typing import NDArray
 _TOKEN = re.compile(r"[a-z0-9]+")
 PREFIX_LEN = 6
 """Tokens are cut to their first letters: a cheap stemmer that works the same for all three
-languages
-(devolución / devoluciones / devolver share ``devolu``), needs no language guess, and forgives most
-chat typos
-at the end of words."""
+languages (devolución and devoluciones share ``devolu``), needs no language guess, and
+forgives most chat typos at the end of words."""
 
 
 def fold(text: str) -> str:

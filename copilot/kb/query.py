@@ -36,10 +36,8 @@ class EntityVocabulary:
     carry it.
 
     Matching is on folded, punctuation-free word sequences, so ``conecta-15`` in a tag matches
-    "Conecta 15" typed
-    by a customer. Generic words that many documents share would make every turn look like a topic
-    switch, so a
-    phrase is kept only if it points at few documents.
+    "Conecta 15" typed by a customer. Generic words that many documents share would make every turn
+    look like a topic switch, so a phrase is kept only if it points at few documents.
     """
 
     def __init__(self, documents: Iterable[DocumentInfo], max_docs_per_entity: int = 6) -> None:
@@ -81,12 +79,10 @@ def build_query(
     """Build the retrieval query from the last customer turn and the recent context.
 
     The last customer turn is the question. Entities it names win; when it names none, the entities
-    named in the
-    previous ``max_turns`` turns (customer or agent, most recent first) are carried over: prepended
-    to the text so
-    both dense and lexical retrieval see them, and their documents are boosted. Earlier turns' other
-    words are left
-    out, since a follow-up usually changes the topic while keeping the subject.
+    named in the previous ``max_turns`` turns (customer or agent, most recent first) are carried
+    over: prepended to the text so both dense and lexical retrieval see them, and their documents
+    are boosted. Earlier turns' other words are left out, since a follow-up usually changes the
+    topic while keeping the subject.
 
     Args:
         turns: The conversation so far, oldest first.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 
 import numpy as np
@@ -16,6 +16,7 @@ from copilot.kb.lexical import LexicalIndex
 from copilot.kb.query import RetrievalQuery
 from copilot.models.embedding import Embedder
 from copilot.models.reranker import Reranker
+from copilot.settings import Settings
 
 
 class RetrievalMode(StrEnum):
@@ -48,6 +49,12 @@ class RetrievalParams:
     bm25_scale: float = 20.0
     entity_boost: float = 0.02
     rerank_weight: float = 0.3
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetrievalParams:
+        """The retrieval fields of the settings."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{name: getattr(settings, name) for name in names})
 
 
 @dataclass(frozen=True, slots=True)

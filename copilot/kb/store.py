@@ -1,10 +1,8 @@
 """The KB's metadata store in SQLite: documents, their chunks with vectors, and the build manifest.
 
 The store is the source of truth. Each chunk keeps its vector, so the FAISS index is a cache that
-can always be
-rebuilt from here without re-embedding; every write bumps ``generation`` in the same transaction,
-and an index
-whose recorded generation differs is known to be stale.
+can always be rebuilt from here without re-embedding; every write bumps ``generation`` in the same
+transaction, and an index whose recorded generation differs is known to be stale.
 """
 
 from __future__ import annotations

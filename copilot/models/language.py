@@ -13,8 +13,8 @@ class LanguageDetector:
     """Tells whether a text is Spanish, English or Portuguese, or None when it cannot tell.
 
     Short chat lines are ambiguous between Spanish and Portuguese, so a guess below
-    ``min_confidence`` is
-    returned as None and the caller falls back to what it knows (the client's language, a default).
+    ``min_confidence`` is returned as None and the caller falls back to what it knows (the client's
+    language, a default).
     """
 
     def __init__(self, min_confidence: float = 0.5) -> None:

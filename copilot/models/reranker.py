@@ -31,8 +31,8 @@ class EmbeddingReranker:
     """Rescores with the cosine of a second embedding model.
 
     No multilingual cross-encoder ships on PyPI, so by default a second, independently trained
-    embedder gives the
-    first stage a second opinion; its errors are mostly uncorrelated with the first model's.
+    embedder gives the first stage a second opinion; its errors are mostly uncorrelated with the
+    first model's.
     """
 
     def __init__(self, embedder: Embedder, cache_size: int = 50_000) -> None:
