@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,7 +30,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column
 
 from copilot.domain import Chunk, Document, DocumentInfo
 
@@ -227,18 +228,16 @@ class KbStore:
             counts = {str(doc_id): int(n) for doc_id, n in grouped}
             return [
                 DocumentInfo(
-                    doc_id=r.doc_id,
-                    title=r.title,
-                    source=r.source,
-                    language=r.language,
-                    client=r.client,
-                    tags=tuple(json.loads(r.tags)),
-                    entities=tuple(json.loads(r.entities)),
+                    **_metadata(r),
                     version=r.version,
                     n_chunks=counts.get(r.doc_id, 0),
                     content_hash=r.content_hash,
                 )
-                for r in s.scalars(select(DocumentRow).order_by(DocumentRow.doc_id))
+                for r in s.scalars(
+                    select(DocumentRow)
+                    .options(defer(DocumentRow.text))
+                    .order_by(DocumentRow.doc_id)
+                )
             ]
 
     def chunks(self, dim: int) -> Iterator[StoredChunk]:
@@ -254,14 +253,28 @@ class KbStore:
                 )
 
 
-def _to_document(r: DocumentRow) -> Document:
-    return Document(
+class _Metadata(TypedDict):
+    doc_id: str
+    title: str
+    source: str
+    language: str | None
+    client: str | None
+    tags: tuple[str, ...]
+    entities: tuple[str, ...]
+
+
+def _metadata(r: DocumentRow) -> _Metadata:
+    """The fields `Document` and `DocumentInfo` share, decoded from a row."""
+    return _Metadata(
         doc_id=r.doc_id,
         title=r.title,
-        text=r.text,
         source=r.source,
         language=r.language,
         client=r.client,
         tags=tuple(json.loads(r.tags)),
         entities=tuple(json.loads(r.entities)),
     )
+
+
+def _to_document(r: DocumentRow) -> Document:
+    return Document(text=r.text, **_metadata(r))
