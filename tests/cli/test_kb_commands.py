@@ -26,6 +26,12 @@ def _json(runner: CliRunner, *args: str) -> object:
     return json.loads(result.stdout)
 
 
+def _all(runner: CliRunner) -> list[dict[str, int]]:
+    listed = _json(runner, "kb", "list")
+    assert isinstance(listed, list)
+    return listed
+
+
 def test_add_list_search_remove_round_trip(runner: CliRunner, kb_sources: Path) -> None:
     added = _json(runner, "kb", "add", str(kb_sources))
     assert isinstance(added, dict)
@@ -42,6 +48,10 @@ def test_add_list_search_remove_round_trip(runner: CliRunner, kb_sources: Path) 
     assert isinstance(hits, list)
     assert hits[0]["doc_id"] == "bank-es-bloqueo"
     assert {"title", "section", "text", "score", "source"} <= hits[0].keys()
+
+    result = runner.invoke(app, ["kb", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert f"rebuilt: {sum(d['n_chunks'] for d in _all(runner))} passages" in result.stdout
 
     result = runner.invoke(app, ["kb", "remove", "bank-es-bloqueo"])
     assert result.exit_code == 0
