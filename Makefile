@@ -17,10 +17,9 @@ $(BIN)/copilot: pyproject.toml
 
 setup: $(BIN)/copilot
 
-## Ingest the bundled demo KB (a no-op when unchanged) and evaluate retrieval on it.
+## The live assist service on the bundled demo KB (ingested on first start), SQLite, local models.
 run: setup
-	$(BIN)/copilot kb add knowledge_base/demo
-	$(BIN)/copilot kb eval --compare
+	$(BIN)/copilot serve
 
 lint: setup
 	$(BIN)/ruff check .

@@ -131,3 +131,49 @@ class SourceFile:
     client: str | None = None
     language: str | None = None
     tags: tuple[str, ...] = ()
+
+
+class SuggestionKind(StrEnum):
+    """What kind of reply a suggestion is."""
+
+    GROUNDED = "grounded"  # drafted from KB passages
+    MEMORY = "memory"  # a reply the team accepted or wrote for a similar customer turn
+    CLARIFY = "clarify"  # a question back, when retrieval confidence is low
+
+
+class FeedbackAction(StrEnum):
+    """What the agent did with a suggestion."""
+
+    ACCEPTED = "accepted"
+    EDITED = "edited"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """The KB passage behind a suggestion."""
+
+    doc_id: str
+    title: str
+    section: str
+    snippet: str
+    score: float
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A next-best response for one customer turn, with the evidence it rests on.
+
+    ``confidence`` is in [0, 1]; ``origin`` says where a memory suggestion came from (the feedback
+    it was learned from).
+    """
+
+    suggestion_id: str
+    turn_id: str
+    text: str
+    kind: SuggestionKind
+    confidence: float
+    language: str
+    evidence: tuple[Evidence, ...] = ()
+    origin: str | None = None

@@ -10,7 +10,11 @@
     ├── IndexNotBuiltError            the KB has no passages to search
     ├── IndexManifestMismatchError    the stored index was built by another model or chunker
     ├── IndexCorruptError             the index files on disk cannot be read
-    └── EvalCasesError                an evaluation file is malformed
+    ├── EvalCasesError                an evaluation file is malformed
+    ├── NotStartedError               a conversation message came before its start
+    ├── UnknownSuggestionError        feedback for a suggestion that was never sent
+    ├── FrameTooLargeError            a message over the size limit
+    └── StorageError                  the log database cannot be reached, migrated or written
 """
 
 from __future__ import annotations
@@ -56,5 +60,25 @@ class IndexCorruptError(CopilotError):
     """An index file on disk cannot be read."""
 
 
+class NotStartedError(CopilotError):
+    """A conversation message arrived before its ``start``."""
+
+
+class UnknownSuggestionError(CopilotError):
+    """Feedback names a suggestion this service never sent."""
+
+
+class FrameTooLargeError(CopilotError):
+    """A WebSocket frame or request body is over the configured size limit."""
+
+
 class EvalCasesError(CopilotError):
     """An evaluation cases file is malformed; the message names the file and line."""
+
+
+class StorageError(CopilotError):
+    """The log database cannot be reached, migrated or written.
+
+    The message names the database by host and name, and records by id: never a password or any
+    conversation text.
+    """

@@ -56,11 +56,45 @@ class Settings(BaseSettings):
     use_reranker: bool = True
     dialogue_turns: PositiveInt = 4
 
+    # Conversation and feedback logs: an SQLAlchemy async URL (``sqlite+aiosqlite:///…`` or
+    # ``postgresql+psycopg://…``); unset means an SQLite file in ``data_dir``.
+    database_url: str | None = None
+
+    # Live service
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    default_language: Literal["es", "en", "pt"] = "es"
+    suggestions_k: int = Field(default=3, ge=1, le=3)
+    low_confidence_score: float = 0.81
+    """Below this fused score of the best passage, the turn is a KB gap and gets a clarifying
+    question; measured on the demo KB with multilingual-e5-small (correct answers' 5th percentile is
+    0.825, off-topic questions' 90th percentile 0.79). Re-measure after changing the embedder."""
+    confidence_floor: float = 0.75
+    confidence_ceiling: float = 1.0
+    memory_min_similarity: float = Field(default=0.9, ge=0.0, le=1.0)
+    max_frame_bytes: PositiveInt = 64 * 1024
+    max_turn_chars: PositiveInt = 4000
+    cpu_workers: PositiveInt = 2
+    micro_batching: bool = True
+    micro_batch_max: PositiveInt = 16
+    micro_batch_wait_ms: float = Field(default=2.0, ge=0.0)
+    log_max_backoff_s: PositiveFloat = 30.0
+    shutdown_flush_s: PositiveFloat = 10.0
+    ingest_demo_on_start: bool = True
+
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented idiom for derived fields
     @property
     def kb_dir(self) -> Path:
         """Folder that holds this KB's metadata database and FAISS index."""
         return self.data_dir / "kb" / self.kb_name
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented idiom for derived fields
+    @property
+    def effective_database_url(self) -> str:
+        """Async URL of the log database: ``database_url``, else data_dir/copilot.sqlite."""
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir.as_posix()}/copilot.sqlite"
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:

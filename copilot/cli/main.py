@@ -78,7 +78,8 @@ def main(
         overrides["data_dir"] = data_dir
     if kb_name is not None:
         overrides["kb_name"] = kb_name
-    configure_logging(logging.INFO if verbose else logging.WARNING)
+    serving = ctx.invoked_subcommand == "serve"
+    configure_logging(logging.INFO if verbose or serving else logging.WARNING)
     ctx.obj = Settings(**overrides)
 
 
@@ -260,6 +261,31 @@ def kb_eval(
         for name, lm in r.by_language.items():
             lang.add_row(name, str(int(lm["n"])), f"{lm['recall@5']:.3f}", f"{lm['mrr@10']:.3f}")
         out.print(lang)
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+) -> None:
+    """Run the live assist service (HTTP + WebSocket) on the configured KB and database.
+
+    An empty KB is filled from the bundled demo KB first; the database schema is created or
+    upgraded with Alembic.
+    """
+    import uvicorn
+
+    from copilot.api.app import create_app
+
+    settings: Settings = ctx.obj
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,  # keep the JSON logging configured above
+        ws_max_size=settings.max_frame_bytes * 4,
+    )
 
 
 def run() -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from copilot.domain import (
     NO_FILTERS,
@@ -285,6 +286,12 @@ class KnowledgeBase:
         """Number of passages in the index."""
         return self._index.ntotal
 
+    def warm_up(self) -> None:
+        """Pay one-off costs (first model calls, reranker passage cache) before live traffic."""
+        retriever = self._snapshot().retriever
+        retriever.search(self.query_for("warm up"), k=1)
+        retriever.warm_reranker()
+
     def query_for(self, query: str | Sequence[DialogueTurn]) -> RetrievalQuery:
         """The retrieval query for a text or a conversation (see `build_query`)."""
         vocabulary = self._snapshot().vocabulary
@@ -297,6 +304,7 @@ class KnowledgeBase:
         k: int = 5,
         filters: SearchFilters = NO_FILTERS,
         mode: RetrievalMode = RetrievalMode.RERANK,
+        query_vector: NDArray[np.float32] | None = None,
     ) -> list[SearchHit]:
         """Search with a question, or with a conversation whose last customer turn is the question.
 
@@ -305,8 +313,11 @@ class KnowledgeBase:
             k: How many hits at most; one passage per document.
             filters: Client, language and tag restrictions.
             mode: Which retrieval stages run (default: hybrid with reranking).
+            query_vector: The embedding of ``query_for(query).text``, when already computed.
 
         Returns:
             Hits best first; empty for an empty KB or an empty query.
         """
-        return self._snapshot().retriever.search(self.query_for(query), k, filters, mode)
+        return self._snapshot().retriever.search(
+            self.query_for(query), k, filters, mode, query_vector
+        )

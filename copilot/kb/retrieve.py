@@ -110,8 +110,12 @@ class Retriever:
         k: int = 5,
         filters: SearchFilters = NO_FILTERS,
         mode: RetrievalMode = RetrievalMode.RERANK,
+        query_vector: NDArray[np.float32] | None = None,
     ) -> list[SearchHit]:
         """Best passages for the query, one per document, best first.
+
+        ``query_vector`` is the query's embedding when the caller already has it (the service embeds
+        each turn once and shares the vector with team memory).
 
         Scores are fused (see `RetrievalParams`): roughly a cosine, comparable across queries of one
         KB.
@@ -123,7 +127,11 @@ class Retriever:
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
         if mode is not RetrievalMode.LEXICAL:
-            qv = self._embedder.embed_queries([query.text])[0]
+            qv = (
+                query_vector
+                if query_vector is not None
+                else self._embedder.embed_queries([query.text])[0]
+            )
             scores, ids = self._dense.search(qv, p.dense_candidates, allowed)
             dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
         if mode is not RetrievalMode.DENSE:
@@ -154,6 +162,11 @@ class Retriever:
             ]
             best = sorted(rescored, key=lambda x: -x[1]) + best[len(head) :]
         return [self._hit(cid, score) for cid, score in best[:k]]
+
+    def warm_reranker(self) -> None:
+        """Let the reranker prepare every passage, so no live query pays for a cold one."""
+        if self._reranker is not None:
+            self._reranker.warm([self._passage(int(cid)) for cid in self._table.ids])
 
     def _best_per_document(self, fused: dict[int, float]) -> list[tuple[int, float]]:
         seen: set[str] = set()

@@ -26,6 +26,10 @@ class Reranker(Protocol):
         """Return one score per passage, shape ``(len(passages),)``."""
         ...
 
+    def warm(self, passages: Sequence[str]) -> None:
+        """Prepare for these passages ahead of the first query (a no-op where nothing is cached)."""
+        ...
+
 
 class EmbeddingReranker:
     """Rescores with the cosine of a second embedding model.
@@ -60,6 +64,11 @@ class EmbeddingReranker:
                 self._cache.popitem(last=False)
         return np.vstack(rows)
 
+    def warm(self, passages: Sequence[str]) -> None:
+        """Embed and cache the passages not cached yet, in batches."""
+        for start in range(0, len(passages), 64):
+            self._passage_vectors(passages[start : start + 64])
+
     def score(self, query: str, passages: Sequence[str]) -> Scores:
         """See `Reranker.score`; scores are cosines in [-1, 1]."""
         if not passages:
@@ -82,6 +91,9 @@ class CrossEncoderReranker:
         torch.set_num_threads(threads)
         self.name = spec.name
         self._model = CrossEncoder(str(spec.path), device="cpu", local_files_only=True)
+
+    def warm(self, passages: Sequence[str]) -> None:
+        """Nothing to prepare: a cross-encoder reads query and passage together."""
 
     def score(self, query: str, passages: Sequence[str]) -> Scores:
         """See `Reranker.score`; scores are the model's logits or probabilities."""

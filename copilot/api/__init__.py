@@ -1,0 +1,1 @@
+"""HTTP and WebSocket edge of the live assist service (FastAPI)."""

@@ -1,0 +1,149 @@
+"""`create_app`: the FastAPI app and the lifespan that loads models, index and database."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI
+
+from copilot import __version__
+from copilot.api import error_handlers
+from copilot.api.routes import conversations, health
+from copilot.api.state import AppState
+from copilot.api.websocket import conversation_stream
+from copilot.kb import KnowledgeBase
+from copilot.models.embedding import Embedder
+from copilot.models.language import LanguageDetector
+from copilot.models.loader import force_offline
+from copilot.models.registry import embedder_from_settings, reranker_from_settings
+from copilot.models.reranker import Reranker
+from copilot.service.assist import AssistService
+from copilot.service.batching import MicroBatchEmbedder
+from copilot.service.logwriter import LogWriter
+from copilot.service.memory import Remembered, TeamMemory
+from copilot.service.metrics import ServiceMetrics
+from copilot.service.pipeline import TurnPipeline
+from copilot.service.session import SessionRegistry
+from copilot.settings import Settings
+from copilot.storage.db import create_engine, session_factory, upgrade
+from copilot.storage.feedback_repo import FeedbackRepo
+from copilot.suggest.redact import Redactor
+
+logger = logging.getLogger(__name__)
+
+
+def _open_kb(
+    settings: Settings,
+    embedder: Embedder,
+    reranker: Reranker | None,
+    detector: LanguageDetector,
+) -> KnowledgeBase:
+    kb = KnowledgeBase.open(
+        settings, embedder=embedder, reranker=reranker, language_detector=detector
+    )
+    if kb.n_passages == 0 and settings.ingest_demo_on_start:
+        report = kb.add([settings.kb_source_dir])
+        logger.info("demo_kb_ingested documents=%d", len(report.added))
+    detector.detect("hola, buenos días")  # lingua loads its models on first use
+    kb.warm_up()
+    return kb
+
+
+def create_app(
+    settings: Settings,
+    embedder: Embedder | None = None,
+    reranker: Reranker | None = None,
+) -> FastAPI:
+    """Build the app; models are loaded by the lifespan (or shared in, for tests and benchmarks).
+
+    Args:
+        settings: All configuration.
+        embedder: An already loaded embedder; loaded from the manifest if None.
+        reranker: An already loaded reranker; loaded from the manifest if None.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        force_offline()
+        url = settings.effective_database_url
+        await anyio.to_thread.run_sync(upgrade, url)
+        engine = create_engine(url)
+        sessions = session_factory(engine)
+        base: Embedder = (
+            embedder
+            if embedder is not None
+            else await anyio.to_thread.run_sync(embedder_from_settings, settings)
+        )
+        rerank = reranker
+        if rerank is None:
+            rerank = await anyio.to_thread.run_sync(reranker_from_settings, settings)
+        batcher = (
+            MicroBatchEmbedder(base, settings.micro_batch_max, settings.micro_batch_wait_ms)
+            if settings.micro_batching
+            else None
+        )
+        query_embedder: Embedder = batcher or base
+        detector = LanguageDetector()
+        kb = await anyio.to_thread.run_sync(_open_kb, settings, query_embedder, rerank, detector)
+        memory = TeamMemory(query_embedder)
+        async with sessions() as s:
+            remembered = await FeedbackRepo(s).memory(None)
+        items = [
+            Remembered(
+                m.suggestion_id, m.customer_text, m.reply_text, m.language, m.client, m.agent_id
+            )
+            for m in remembered
+        ]
+        await anyio.to_thread.run_sync(memory.add, items)
+        metrics = ServiceMetrics()
+        writer = LogWriter(sessions, settings.log_max_backoff_s, metrics.write_backlog.set)
+        writer.start()
+        pipeline = TurnPipeline(
+            kb,
+            query_embedder,
+            memory,
+            detector,
+            settings,
+            anyio.CapacityLimiter(settings.cpu_workers),
+        )
+        service = AssistService(
+            SessionRegistry(settings.dialogue_turns * 2),
+            pipeline,
+            memory,
+            writer,
+            Redactor(),
+            metrics,
+        )
+        app.state.copilot = AppState(settings, kb, service, writer, engine, sessions, metrics)
+        logger.info(
+            "service_ready kb_passages=%d memory=%d micro_batching=%s",
+            kb.n_passages,
+            len(memory),
+            batcher is not None,
+        )
+        try:
+            yield
+        finally:
+            app.state.copilot = None
+            await writer.close(settings.shutdown_flush_s)
+            await engine.dispose()
+            kb.close()
+            if batcher is not None:
+                batcher.close()
+            logger.info("service_stopped")
+
+    app = FastAPI(
+        title="copilot",
+        version=__version__,
+        summary="Live agent assist: conversation turns in, evidence-backed suggestions out.",
+        lifespan=lifespan,
+    )
+    error_handlers.install(app)
+    app.include_router(health.router)
+    app.include_router(conversations.router)
+    app.add_api_websocket_route("/v1/conversations/{conversation_id}/stream", conversation_stream)
+    return app

@@ -1,0 +1,165 @@
+"""REST for platforms that push turns by webhook, and read endpoints over the logs."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.encoders import jsonable_encoder
+from pydantic import TypeAdapter
+
+from copilot.api.deps import ServiceDep, StateDep
+from copilot.api.schemas import (
+    CLIENT_MESSAGE,
+    AckMessage,
+    FeedbackIn,
+    ServerMessage,
+    SuggestionsMessage,
+    TurnIn,
+)
+from copilot.api.websocket import suggestions_message
+from copilot.errors import FrameTooLargeError
+from copilot.storage.feedback_repo import FeedbackRepo
+from copilot.storage.records import LogFilters
+from copilot.storage.turn_log_repo import TurnLogRepo
+
+router = APIRouter(prefix="/v1", tags=["conversations"])
+_READ_FLUSH_S = 2.0
+
+
+@router.post("/conversations/{conversation_id}/turns")
+async def post_turn(
+    conversation_id: str, body: TurnIn, service: ServiceDep, state: StateDep
+) -> SuggestionsMessage | AckMessage:
+    """Log a turn; a customer turn returns its suggestions (the conversation starts implicitly)."""
+    if len(body.text) > state.settings.max_turn_chars:
+        raise FrameTooLargeError(f"turn text over {state.settings.max_turn_chars} characters")
+    session = service.registry.find(conversation_id)
+    if session is None or session.ended:
+        service.start(conversation_id, body.agent_id, body.channel, body.client, body.language)
+    accepted = await service.turn(conversation_id, body.turn_id, body.speaker, body.text)
+    if accepted.result is not None:
+        return SuggestionsMessage.model_validate(
+            suggestions_message(conversation_id, accepted.result)
+        )
+    detail = "duplicate" if accepted.duplicate else "superseded" if accepted.superseded else "ok"
+    return AckMessage(ref=body.turn_id, detail=detail)
+
+
+@router.post("/conversations/{conversation_id}/feedback")
+async def post_feedback(conversation_id: str, body: FeedbackIn, service: ServiceDep) -> AckMessage:
+    """Record what the agent did with a suggestion (a repeat is acknowledged as ``duplicate``)."""
+    recorded = await service.feedback(
+        conversation_id, body.suggestion_id, body.action, body.final_text, body.reason
+    )
+    return AckMessage(ref=body.suggestion_id, detail="recorded" if recorded else "duplicate")
+
+
+def _rows(records: list[Any]) -> list[dict[str, Any]]:
+    encoded: list[dict[str, Any]] = jsonable_encoder([dataclasses.asdict(r) for r in records])
+    return encoded
+
+
+@router.get("/conversations/{conversation_id}")
+async def get_conversation(conversation_id: str, state: StateDep) -> dict[str, Any]:
+    """The logged turns, suggestions (with evidence) and feedback of one conversation."""
+    await state.writer.flush(_READ_FLUSH_S)
+    filters = LogFilters(conversation_id=conversation_id, limit=10_000)
+    async with state.sessions() as s:
+        turns = await TurnLogRepo(s).turns(conversation_id)
+        suggestions = await TurnLogRepo(s).list_suggestions(filters)
+        feedback = await FeedbackRepo(s).list(filters)
+    return {
+        "conversation_id": conversation_id,
+        "turns": _rows(turns),
+        "suggestions": _rows(list(reversed(suggestions))),
+        "feedback": _rows(list(reversed(feedback))),
+    }
+
+
+def _filters(
+    since: datetime | None,
+    until: datetime | None,
+    agent_id: str | None,
+    client: str | None,
+    language: str | None,
+    limit: int,
+    offset: int,
+) -> LogFilters:
+    return LogFilters(since, until, agent_id, client, language, None, limit, offset)
+
+
+Since = Annotated[datetime | None, Query(description="Inclusive lower bound (ISO 8601).")]
+Until = Annotated[datetime | None, Query(description="Exclusive upper bound (ISO 8601).")]
+Limit = Annotated[int, Query(ge=1, le=10_000)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("/suggestions")
+async def list_suggestions(
+    state: StateDep,
+    since: Since = None,
+    until: Until = None,
+    agent_id: str | None = None,
+    client: str | None = None,
+    language: str | None = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """Suggestions, newest first, filtered by date range, agent, client and language."""
+    await state.writer.flush(_READ_FLUSH_S)
+    async with state.sessions() as s:
+        rows = await TurnLogRepo(s).list_suggestions(
+            _filters(since, until, agent_id, client, language, limit, offset)
+        )
+    return _rows(rows)
+
+
+@router.get("/feedback")
+async def list_feedback(
+    state: StateDep,
+    since: Since = None,
+    until: Until = None,
+    agent_id: str | None = None,
+    client: str | None = None,
+    language: str | None = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """Agent feedback, newest first, with edit distance and similarity."""
+    await state.writer.flush(_READ_FLUSH_S)
+    async with state.sessions() as s:
+        rows = await FeedbackRepo(s).list(
+            _filters(since, until, agent_id, client, language, limit, offset)
+        )
+    return _rows(rows)
+
+
+@router.get("/kb-gaps")
+async def list_kb_gaps(
+    state: StateDep,
+    since: Since = None,
+    until: Until = None,
+    client: str | None = None,
+    language: str | None = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """Customer turns the KB could not answer with confidence (redacted text)."""
+    await state.writer.flush(_READ_FLUSH_S)
+    async with state.sessions() as s:
+        rows = await TurnLogRepo(s).kb_gaps(
+            _filters(since, until, None, client, language, limit, offset)
+        )
+    return _rows(rows)
+
+
+@router.get("/protocol/schema")
+async def protocol_schema() -> dict[str, Any]:
+    """JSON Schema of the WebSocket messages, client to server and server to client."""
+    return {
+        "client_to_server": CLIENT_MESSAGE.json_schema(),
+        "server_to_client": TypeAdapter(ServerMessage).json_schema(),
+    }

@@ -1,0 +1,1 @@
+"""The live assist service: conversation sessions, the turn pipeline, feedback and log writing."""

@@ -1,0 +1,254 @@
+"""`AssistService`: start, turn, feedback and end of a conversation, for WebSocket and REST."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import anyio.to_thread
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from copilot.domain import FeedbackAction, Speaker, Suggestion
+from copilot.errors import UnknownSuggestionError
+from copilot.service.logwriter import LogWriter
+from copilot.service.memory import Remembered, TeamMemory
+from copilot.service.metrics import ServiceMetrics
+from copilot.service.pipeline import TurnPipeline
+from copilot.service.session import ConversationSession, SessionRegistry, TurnResult
+from copilot.storage.conversation_repo import ConversationRepo
+from copilot.storage.feedback_repo import FeedbackRepo
+from copilot.storage.records import (
+    ConversationRecord,
+    FeedbackRecord,
+    SuggestionRecord,
+    TurnRecord,
+)
+from copilot.storage.turn_log_repo import TurnLogRepo
+from copilot.suggest.redact import Redactor
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnAccepted:
+    """A turn was logged; ``result`` holds suggestions for a customer turn that is still current.
+
+    ``duplicate`` marks a resent turn id (nothing new was done); ``superseded`` a customer turn that
+    a newer one replaced before its suggestions were ready.
+    """
+
+    turn_id: str
+    result: TurnResult | None = None
+    duplicate: bool = False
+    superseded: bool = False
+
+
+class AssistService:
+    """Orchestrates one conversation turn: redact, log, retrieve and draft, remember feedback.
+
+    Everything stored goes through the redactor first; writes go to the `LogWriter` and never delay
+    a suggestion.
+    """
+
+    def __init__(
+        self,
+        registry: SessionRegistry,
+        pipeline: TurnPipeline,
+        memory: TeamMemory,
+        writer: LogWriter,
+        redactor: Redactor,
+        metrics: ServiceMetrics,
+    ) -> None:
+        self.registry = registry
+        self._pipeline = pipeline
+        self._memory = memory
+        self._writer = writer
+        self._redactor = redactor
+        self._metrics = metrics
+
+    def _clean(self, text: str) -> str:
+        return self._redactor.redact(text).text
+
+    def start(
+        self,
+        conversation_id: str,
+        agent_id: str,
+        channel: str,
+        client: str | None = None,
+        language: str | None = None,
+    ) -> tuple[ConversationSession, bool]:
+        """Start or resume a conversation; returns the session and whether it was resumed."""
+        session, resumed = self.registry.start(conversation_id, agent_id, channel, client, language)
+        record = ConversationRecord(
+            conversation_id, agent_id, channel, session.client, session.language, datetime.now(UTC)
+        )
+
+        async def write(s: AsyncSession) -> None:
+            await ConversationRepo(s).start(record)
+
+        self._writer.submit("conversation_start", write)
+        logger.info("conversation_started conversation_id=%s resumed=%s", conversation_id, resumed)
+        return session, resumed
+
+    async def turn(
+        self, conversation_id: str, turn_id: str, speaker: Speaker, text: str
+    ) -> TurnAccepted:
+        """Log a turn and, for a customer turn, compute its suggestions.
+
+        Raises:
+            NotStartedError: The conversation was not started.
+        """
+        session = self.registry.get(conversation_id)
+        if turn_id in session.seen_turn_ids:
+            latest = (
+                session.latest if session.latest and session.latest.turn_id == turn_id else None
+            )
+            return TurnAccepted(turn_id, latest, duplicate=True)
+        clean = self._clean(text)
+        seq = session.add_turn(turn_id, speaker, clean)
+        self._metrics.turns.labels(speaker.value).inc()
+        record = TurnRecord(conversation_id, turn_id, speaker, clean, datetime.now(UTC))
+
+        async def write_turn(s: AsyncSession) -> None:
+            await TurnLogRepo(s).add_turn(record)
+
+        self._writer.submit("turn", write_turn)
+        if speaker is not Speaker.CUSTOMER:
+            return TurnAccepted(turn_id)
+        session.turn_texts[turn_id] = clean
+        async with session.lock:
+            if seq != session.customer_seq:
+                self._metrics.superseded.inc()
+                return TurnAccepted(turn_id, superseded=True)
+            outcome = await self._pipeline.suggest(
+                list(session.window), turn_id, session.client, session.language
+            )
+            if seq != session.customer_seq:
+                self._metrics.superseded.inc()
+                return TurnAccepted(turn_id, superseded=True)
+            result = TurnResult(
+                turn_id, outcome.language, outcome.kb_gap, outcome.latency_ms, outcome.suggestions
+            )
+            session.remember(result)
+        self._log_outcome(session, outcome.confidence, result)
+        return TurnAccepted(turn_id, result)
+
+    def _log_outcome(
+        self, session: ConversationSession, confidence: float, result: TurnResult
+    ) -> None:
+        self._metrics.latency.observe(result.latency_ms / 1000)
+        if result.kb_gap:
+            self._metrics.kb_gaps.inc()
+        for s in result.suggestions:
+            self._metrics.suggestions.labels(s.kind.value).inc()
+        now = datetime.now(UTC)
+        records = [
+            SuggestionRecord(
+                s.suggestion_id,
+                session.conversation_id,
+                result.turn_id,
+                rank,
+                s.kind,
+                self._clean(s.text),
+                s.confidence,
+                s.language,
+                tuple(replace(e, snippet=self._clean(e.snippet)) for e in s.evidence),
+                result.latency_ms,
+                now,
+                s.origin,
+            )
+            for rank, s in enumerate(result.suggestions)
+        ]
+        conversation_id = session.conversation_id
+
+        async def write(s: AsyncSession) -> None:
+            repo = TurnLogRepo(s)
+            await repo.update_turn_outcome(
+                conversation_id, result.turn_id, result.language, confidence, result.kb_gap
+            )
+            await repo.add_suggestions(records)
+
+        self._writer.submit("suggestions", write)
+        logger.info(
+            "turn_handled conversation_id=%s turn_id=%s latency_ms=%.1f n_suggestions=%d kb_gap=%s",
+            conversation_id,
+            result.turn_id,
+            result.latency_ms,
+            len(result.suggestions),
+            result.kb_gap,
+        )
+
+    async def feedback(
+        self,
+        conversation_id: str,
+        suggestion_id: str,
+        action: FeedbackAction,
+        final_text: str,
+        reason: str | None = None,
+    ) -> bool:
+        """Record what the agent did with a suggestion; False for a repeat (already recorded).
+
+        Raises:
+            NotStartedError: The conversation was not started.
+            UnknownSuggestionError: This conversation never got that suggestion.
+        """
+        session = self.registry.get(conversation_id)
+        suggestion = session.suggestions.get(suggestion_id)
+        if suggestion is None:
+            raise UnknownSuggestionError(
+                f"suggestion {suggestion_id} was not sent in conversation {conversation_id}"
+            )
+        if suggestion_id in session.feedback_given:
+            return False
+        session.feedback_given.add(suggestion_id)
+        sent = final_text if final_text or action is FeedbackAction.REJECTED else suggestion.text
+        record = FeedbackRecord(
+            suggestion_id,
+            conversation_id,
+            session.agent_id,
+            action,
+            self._clean(sent),
+            datetime.now(UTC),
+            self._clean(reason) if reason else None,
+            Levenshtein.distance(suggestion.text, sent) if sent else len(suggestion.text),
+            round(fuzz.ratio(suggestion.text, sent) / 100, 4) if sent else 0.0,
+        )
+
+        async def write(s: AsyncSession) -> None:
+            await FeedbackRepo(s).record(record)
+
+        self._writer.submit("feedback", write)
+        self._metrics.feedback.labels(action.value).inc()
+        if action is not FeedbackAction.REJECTED and sent:
+            await self._learn(session, suggestion, record.final_text)
+        return True
+
+    async def _learn(
+        self, session: ConversationSession, suggestion: Suggestion, reply: str
+    ) -> None:
+        customer_text = session.turn_texts.get(suggestion.turn_id)
+        if customer_text is None:
+            return
+        item = Remembered(
+            suggestion.suggestion_id,
+            customer_text,
+            reply,
+            suggestion.language,
+            session.client,
+            session.agent_id,
+        )
+        await anyio.to_thread.run_sync(self._memory.add, [item])
+
+    def end(self, conversation_id: str) -> None:
+        """End the conversation (its later messages need a new ``start``)."""
+        self.registry.get(conversation_id)
+        self.registry.end(conversation_id)
+        at = datetime.now(UTC)
+
+        async def write(s: AsyncSession) -> None:
+            await ConversationRepo(s).end(conversation_id, at)
+
+        self._writer.submit("conversation_end", write)

@@ -1,0 +1,74 @@
+"""Team memory: replies agents accepted or wrote for earlier customer turns, found by similarity."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from copilot.models.embedding import Embedder
+
+
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """A reply the team sent for a customer turn (both already redacted)."""
+
+    suggestion_id: str
+    customer_text: str
+    reply_text: str
+    language: str | None
+    client: str | None
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryMatch:
+    """A remembered reply and how similar its customer turn is to the current one (cosine)."""
+
+    item: Remembered
+    similarity: float
+
+
+class TeamMemory:
+    """What agents accepted or corrected becomes a suggestion for the next similar question.
+
+    Vectors are the embeddings of the customer turns, from the same model as retrieval, so the
+    current turn's query vector can be compared directly.
+    """
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self._items: list[Remembered] = []
+        self._vectors = np.zeros((0, embedder.dim), np.float32)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, items: list[Remembered]) -> None:
+        """Remember replies (embeds their customer turns; call from a worker thread)."""
+        if not items:
+            return
+        vectors = self._embedder.embed_queries([i.customer_text for i in items])
+        with self._lock:
+            self._items.extend(items)
+            self._vectors = np.vstack([self._vectors, vectors])
+
+    def best(
+        self, query: NDArray[np.float32], client: str | None, min_similarity: float
+    ) -> MemoryMatch | None:
+        """The most similar remembered reply of this client, if it reaches ``min_similarity``."""
+        with self._lock:
+            if not self._items:
+                return None
+            sims = self._vectors @ query
+            order = np.argsort(-sims)
+            for i in order[:50]:
+                item = self._items[int(i)]
+                if float(sims[i]) < min_similarity:
+                    return None
+                if client is None or item.client in (None, client):
+                    return MemoryMatch(item, float(sims[i]))
+        return None

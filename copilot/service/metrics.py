@@ -1,0 +1,39 @@
+"""Prometheus metrics of one app instance, in its own registry (no process-global collectors)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0)
+
+
+class ServiceMetrics:
+    """Turns, suggestions, latency, feedback, errors, connections and the write backlog."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.turns = Counter(
+            "copilot_turns", "Conversation turns received.", ["speaker"], registry=r
+        )
+        self.suggestions = Counter(
+            "copilot_suggestions", "Suggestions sent to agents.", ["kind"], registry=r
+        )
+        self.superseded = Counter(
+            "copilot_superseded_turns", "Customer turns whose suggestions went stale.", registry=r
+        )
+        self.kb_gaps = Counter("copilot_kb_gaps", "Turns the KB could not answer.", registry=r)
+        self.latency = Histogram(
+            "copilot_suggestion_latency_seconds",
+            "Time from a customer turn to its suggestions.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.feedback = Counter("copilot_feedback", "Agent feedback.", ["action"], registry=r)
+        self.errors = Counter("copilot_errors", "Error frames and responses.", ["code"], registry=r)
+        self.connections = Gauge(
+            "copilot_websocket_connections", "Open WebSocket connections.", registry=r
+        )
+        self.write_backlog = Gauge(
+            "copilot_log_write_backlog", "Log writes waiting for the database.", registry=r
+        )

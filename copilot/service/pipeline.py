@@ -1,0 +1,142 @@
+"""One customer turn in, up to three evidence-backed suggestions out."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import anyio
+import anyio.to_thread
+
+from copilot.domain import (
+    DialogueTurn,
+    Evidence,
+    SearchFilters,
+    SearchHit,
+    Suggestion,
+    SuggestionKind,
+)
+from copilot.kb import KnowledgeBase
+from copilot.models.embedding import Embedder
+from copilot.models.language import LanguageDetector
+from copilot.service.memory import TeamMemory
+from copilot.settings import Settings
+from copilot.suggest.draft import clarifying_question, grounded_answer
+
+SNIPPET_CHARS = 400
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOutcome:
+    """What the pipeline decided for one customer turn."""
+
+    turn_id: str
+    language: str
+    confidence: float
+    kb_gap: bool
+    latency_ms: float
+    suggestions: tuple[Suggestion, ...]
+
+
+def _evidence(hits: Sequence[SearchHit]) -> tuple[Evidence, ...]:
+    return tuple(
+        Evidence(h.doc_id, h.title, h.section, h.text[:SNIPPET_CHARS], round(h.score, 4), h.source)
+        for h in hits
+    )
+
+
+class TurnPipeline:
+    """Detect the language, retrieve, and draft grounded / team-memory / clarifying suggestions.
+
+    The CPU-bound part runs in a worker thread under a `CapacityLimiter`, so the event loop keeps
+    serving other conversations.
+    """
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        embedder: Embedder,
+        memory: TeamMemory,
+        detector: LanguageDetector,
+        settings: Settings,
+        limiter: anyio.CapacityLimiter,
+    ) -> None:
+        self._kb = kb
+        self._embedder = embedder
+        self._memory = memory
+        self._detector = detector
+        self._s = settings
+        self._limiter = limiter
+
+    async def suggest(
+        self,
+        turns: Sequence[DialogueTurn],
+        turn_id: str,
+        client: str | None,
+        language: str | None,
+    ) -> TurnOutcome:
+        """Suggestions for the last customer turn of ``turns`` (already redacted text)."""
+        start = time.perf_counter()
+        outcome = await anyio.to_thread.run_sync(
+            self._compute, list(turns), turn_id, client, language, limiter=self._limiter
+        )
+        latency = (time.perf_counter() - start) * 1000
+        return TurnOutcome(
+            outcome.turn_id,
+            outcome.language,
+            outcome.confidence,
+            outcome.kb_gap,
+            latency,
+            outcome.suggestions,
+        )
+
+    def _confidence(self, score: float) -> float:
+        s = self._s
+        span = s.confidence_ceiling - s.confidence_floor
+        return round(min(max((score - s.confidence_floor) / span, 0.0), 1.0), 3)
+
+    def _compute(
+        self, turns: list[DialogueTurn], turn_id: str, client: str | None, language: str | None
+    ) -> TurnOutcome:
+        text = turns[-1].text
+        lang = self._detector.detect(text) or language or self._s.default_language
+        query = self._kb.query_for(turns)
+        vector = self._embedder.embed_queries([query.text])[0]
+        hits = self._kb.search(
+            turns,
+            k=self._s.suggestions_k,
+            filters=SearchFilters(client=client),
+            query_vector=vector,
+        )
+        top = hits[0].score if hits else 0.0
+        gap = top < self._s.low_confidence_score
+        confidence = self._confidence(top)
+        evidence = _evidence(hits)
+        out: list[Suggestion] = []
+
+        def add(
+            text: str,
+            kind: SuggestionKind,
+            conf: float,
+            ev: tuple[Evidence, ...],
+            origin: str | None = None,
+        ) -> None:
+            out.append(Suggestion(uuid.uuid4().hex, turn_id, text, kind, conf, lang, ev, origin))
+
+        if gap:
+            add(clarifying_question(hits, lang), SuggestionKind.CLARIFY, confidence, evidence)
+        draft = grounded_answer(text, hits, lang)
+        if draft is not None:
+            used = _evidence(draft.used) + tuple(
+                e for e in evidence if e.doc_id != draft.used[0].doc_id
+            )
+            add(draft.text, SuggestionKind.GROUNDED, confidence, used)
+        match = self._memory.best(vector, client, self._s.memory_min_similarity)
+        if match is not None:
+            origin = f"team memory: {match.item.agent_id}, suggestion {match.item.suggestion_id}"
+            add(
+                match.item.reply_text, SuggestionKind.MEMORY, round(match.similarity, 3), (), origin
+            )
+        return TurnOutcome(turn_id, lang, confidence, gap, 0.0, tuple(out[: self._s.suggestions_k]))

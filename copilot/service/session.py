@@ -1,0 +1,127 @@
+"""Per-conversation state: the rolling turn window, sent suggestions and who is listening."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from copilot.domain import DialogueTurn, Speaker, Suggestion
+from copilot.errors import NotStartedError
+
+Listener = Callable[[dict[str, object]], Awaitable[None]]
+"""Sends one server message (already a JSON-ready dict) to one connection."""
+
+
+@dataclass(slots=True)
+class TurnResult:
+    """The suggestions sent for one customer turn, kept to resend on reconnect."""
+
+    turn_id: str
+    language: str
+    kb_gap: bool
+    latency_ms: float
+    suggestions: tuple[Suggestion, ...]
+
+
+@dataclass(slots=True)
+class ConversationSession:
+    """A live conversation. Turns are processed one at a time (``lock``) so suggestions go out in
+    turn order, and ``customer_seq`` lets a newer customer turn mark an older one stale."""
+
+    conversation_id: str
+    agent_id: str
+    channel: str
+    client: str | None
+    language: str | None
+    window: deque[DialogueTurn]
+    seen_turn_ids: set[str] = field(default_factory=set)
+    customer_seq: int = 0
+    latest: TurnResult | None = None
+    suggestions: OrderedDict[str, Suggestion] = field(default_factory=OrderedDict)
+    feedback_given: set[str] = field(default_factory=set)
+    turn_texts: OrderedDict[str, str] = field(default_factory=OrderedDict)
+    listeners: set[Listener] = field(default_factory=set)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    ended: bool = False
+
+    def add_turn(self, turn_id: str, speaker: Speaker, text: str) -> int:
+        """Append a turn to the window; returns the customer sequence number it belongs to."""
+        self.seen_turn_ids.add(turn_id)
+        self.window.append(DialogueTurn(speaker, text))
+        if speaker is Speaker.CUSTOMER:
+            self.customer_seq += 1
+        return self.customer_seq
+
+    def remember(self, result: TurnResult, keep: int = 200) -> None:
+        """Keep the result for reconnects and its suggestions for feedback lookups (bounded)."""
+        self.latest = result
+        for suggestion in result.suggestions:
+            self.suggestions[suggestion.suggestion_id] = suggestion
+        while len(self.suggestions) > keep:
+            self.suggestions.popitem(last=False)
+        while len(self.turn_texts) > keep:
+            self.turn_texts.popitem(last=False)
+
+    async def broadcast(self, message: dict[str, object]) -> None:
+        """Send a message to every connection of this conversation; a dead one is dropped."""
+        for listener in list(self.listeners):
+            try:
+                await listener(message)
+            except (RuntimeError, OSError, ConnectionError):
+                self.listeners.discard(listener)
+
+
+class SessionRegistry:
+    """The live conversations of one app, by id (owned by `AppState`, never a module global)."""
+
+    def __init__(self, window_turns: int) -> None:
+        self._sessions: dict[str, ConversationSession] = {}
+        self._window = window_turns
+
+    def start(
+        self,
+        conversation_id: str,
+        agent_id: str,
+        channel: str,
+        client: str | None,
+        language: str | None,
+    ) -> tuple[ConversationSession, bool]:
+        """Create the session, or resume it (a reconnect); returns it and whether it was resumed."""
+        session = self._sessions.get(conversation_id)
+        if session is not None and not session.ended:
+            session.agent_id = agent_id
+            session.channel = channel
+            session.client = client or session.client
+            session.language = language or session.language
+            return session, True
+        session = ConversationSession(
+            conversation_id, agent_id, channel, client, language, deque(maxlen=self._window)
+        )
+        self._sessions[conversation_id] = session
+        return session, False
+
+    def get(self, conversation_id: str) -> ConversationSession:
+        """The started session.
+
+        Raises:
+            NotStartedError: No ``start`` was received for this conversation.
+        """
+        session = self._sessions.get(conversation_id)
+        if session is None or session.ended:
+            raise NotStartedError(f"conversation {conversation_id} has not been started")
+        return session
+
+    def find(self, conversation_id: str) -> ConversationSession | None:
+        """The session if it exists (started or ended), else None."""
+        return self._sessions.get(conversation_id)
+
+    def end(self, conversation_id: str) -> None:
+        """Mark the conversation ended; it is forgotten."""
+        session = self._sessions.pop(conversation_id, None)
+        if session is not None:
+            session.ended = True
+
+    def __len__(self) -> int:
+        return len(self._sessions)

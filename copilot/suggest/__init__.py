@@ -1,0 +1,1 @@
+"""Suggestion building blocks: reply drafts and PII redaction."""

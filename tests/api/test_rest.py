@@ -1,0 +1,142 @@
+"""REST for webhooks, read endpoints, health, metrics, schema, KB gaps, team memory and privacy."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
+from sqlalchemy import text as sql
+
+from copilot.settings import Settings
+
+CARD = "4111 1111 1111 1111"
+EMAIL = "ana.perez@example.com"
+
+
+def _turn(client: TestClient, conversation: str, turn_id: str, text: str, **extra: Any) -> Any:
+    body = {"turn_id": turn_id, "speaker": "customer", "text": text, "client": "bank", **extra}
+    response = client.post(f"/v1/conversations/{conversation}/turns", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_webhook_turn_returns_suggestions_and_feedback_is_idempotent(client: TestClient) -> None:
+    reply = _turn(client, "rest-1", "t1", "me robaron la tarjeta oro", agent_id="agent-3")
+    assert reply["type"] == "suggestions"
+    suggestion = reply["suggestions"][0]
+    assert suggestion["evidence"][0]["doc_id"] == "bank-es-bloqueo"
+    again = _turn(client, "rest-1", "t1", "me robaron la tarjeta oro")
+    assert again["type"] == "suggestions"
+    assert again["suggestions"][0]["id"] == suggestion["id"]
+    body = {"suggestion_id": suggestion["id"], "action": "accepted"}
+    first = client.post("/v1/conversations/rest-1/feedback", json=body).json()
+    second = client.post("/v1/conversations/rest-1/feedback", json=body).json()
+    assert (first["detail"], second["detail"]) == ("recorded", "duplicate")
+    assert (
+        client.post(
+            "/v1/conversations/rest-1/feedback", json={"suggestion_id": "zzz", "action": "accepted"}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            "/v1/conversations/other/feedback", json={"suggestion_id": "zzz", "action": "accepted"}
+        ).status_code
+        == 409
+    )
+    rows = client.get("/v1/feedback", params={"agent_id": "agent-3"}).json()
+    assert [r["suggestion_id"] for r in rows] == [suggestion["id"]]
+    assert client.get("/v1/feedback", params={"agent_id": "someone-else"}).json() == []
+    listed = client.get("/v1/suggestions", params={"client": "bank", "language": "es"}).json()
+    assert suggestion["id"] in {r["suggestion_id"] for r in listed}
+
+
+def test_low_confidence_turn_gets_a_clarifying_question_and_is_a_kb_gap(client: TestClient) -> None:
+    reply = _turn(client, "rest-gap", "t1", "¿quién ganó el partido de fútbol ayer?")
+    assert reply["kb_gap"] is True
+    assert reply["suggestions"][0]["kind"] == "clarify"
+    assert reply["suggestions"][0]["text"].startswith("Para ayudarle mejor")
+    gaps = client.get("/v1/kb-gaps").json()
+    assert [g["turn_id"] for g in gaps] == ["t1"]
+    assert gaps[0]["text"] == "¿quién ganó el partido de fútbol ayer?"
+
+
+def test_an_edited_reply_becomes_team_memory_for_the_next_similar_turn(client: TestClient) -> None:
+    question = "me robaron la tarjeta oro, ¿qué hago?"
+    first = _turn(client, "mem-1", "t1", question, agent_id="agent-1")
+    better = "Lamento lo ocurrido. Ya bloqueé su Tarjeta Oro; la nueva llega en cinco días hábiles."
+    client.post(
+        "/v1/conversations/mem-1/feedback",
+        json={
+            "suggestion_id": first["suggestions"][0]["id"],
+            "action": "edited",
+            "final_text": better,
+        },
+    )
+    second = _turn(client, "mem-2", "t1", question, agent_id="agent-2")
+    memory = [s for s in second["suggestions"] if s["kind"] == "memory"]
+    assert len(memory) == 1
+    assert memory[0]["text"] == better
+    assert "agent-1" in memory[0]["origin"]
+    assert memory[0]["confidence"] >= 0.9
+
+
+def test_health_readiness_metrics_and_published_schema(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready"
+    assert ready["kb_passages"] > 0
+    _turn(client, "rest-m", "t1", "me robaron la tarjeta oro")
+    metrics = client.get("/metrics").text
+    assert 'copilot_turns_total{speaker="customer"} 1.0' in metrics
+    assert "copilot_suggestion_latency_seconds_bucket" in metrics
+    schema = client.get("/v1/protocol/schema").json()
+    assert schema["client_to_server"]["discriminator"]["propertyName"] == "type"
+    assert set(schema["client_to_server"]["discriminator"]["mapping"]) == {
+        "start",
+        "turn",
+        "feedback",
+        "end",
+    }
+    assert (
+        "/v1/conversations/{conversation_id}/turns" in client.get("/openapi.json").json()["paths"]
+    )
+
+
+def test_no_raw_card_number_or_email_reaches_the_database_or_the_logs(
+    client: TestClient, service_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    text = f"me robaron la tarjeta {CARD}, escríbanme a {EMAIL}"
+    reply = _turn(client, "pii", "t1", text)
+    client.post(
+        "/v1/conversations/pii/feedback",
+        json={
+            "suggestion_id": reply["suggestions"][0]["id"],
+            "action": "edited",
+            "final_text": f"Le confirmo por correo a {EMAIL}",
+            "reason": f"card {CARD}",
+        },
+    )
+    log = client.get("/v1/conversations/pii").json()
+    assert "[CARD]" in log["turns"][0]["text"]
+    assert "[EMAIL]" in log["turns"][0]["text"]
+    url = service_settings.effective_database_url
+    sync_url = url.replace("+aiosqlite", "").replace("postgresql+psycopg", "postgresql+psycopg")
+    engine = create_engine(sync_url)
+    with engine.connect() as conn:
+        dump = ""
+        for table in ("conversations", "turns", "suggestions", "feedback"):
+            dump += str(conn.execute(sql(f"SELECT * FROM {table}")).fetchall())
+    engine.dispose()
+    assert "pii" in dump
+    for raw in (CARD, CARD.replace(" ", ""), EMAIL):
+        assert raw not in dump
+        assert raw not in caplog.text
+    if url.startswith("sqlite"):
+        raw_bytes = Path(url.split("///", 1)[1]).read_bytes()
+        assert EMAIL.encode() not in raw_bytes
