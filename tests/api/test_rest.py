@@ -11,6 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlalchemy import text as sql
 
+from copilot.api.app import create_app
+from copilot.models.embedding import Embedder
+from copilot.models.reranker import Reranker
 from copilot.settings import Settings
 
 CARD = "4111 1111 1111 1111"
@@ -140,3 +143,26 @@ def test_no_raw_card_number_or_email_reaches_the_database_or_the_logs(
     if url.startswith("sqlite"):
         raw_bytes = Path(url.split("///", 1)[1]).read_bytes()
         assert EMAIL.encode() not in raw_bytes
+
+
+def test_logs_and_team_memory_survive_a_restart(
+    service_settings: Settings, e5: Embedder, use_reranker: Reranker
+) -> None:
+    question = "me robaron la tarjeta oro, ¿qué hago?"
+    better = "Ya bloqueamos su Tarjeta Oro. La reposición llega en cinco días hábiles, sin costo."
+    with TestClient(create_app(service_settings, embedder=e5, reranker=use_reranker)) as first:
+        reply = _turn(first, "before", "t1", question)
+        first.post(
+            "/v1/conversations/before/feedback",
+            json={
+                "suggestion_id": reply["suggestions"][0]["id"],
+                "action": "edited",
+                "final_text": better,
+            },
+        )
+    # The lifespan flushed the write queue on shutdown; a new process finds everything.
+    with TestClient(create_app(service_settings, embedder=e5, reranker=use_reranker)) as second:
+        log = second.get("/v1/conversations/before").json()
+        assert [f["final_text"] for f in log["feedback"]] == [better]
+        after = _turn(second, "after", "t1", question)
+        assert better in [s["text"] for s in after["suggestions"] if s["kind"] == "memory"]

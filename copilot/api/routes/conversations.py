@@ -6,7 +6,7 @@ import dataclasses
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.encoders import jsonable_encoder
 from pydantic import TypeAdapter
 
@@ -79,81 +79,48 @@ async def get_conversation(conversation_id: str, state: StateDep) -> dict[str, A
     }
 
 
-def _filters(
-    since: datetime | None,
-    until: datetime | None,
-    agent_id: str | None,
-    client: str | None,
-    language: str | None,
-    limit: int,
-    offset: int,
+Since = Annotated[datetime | None, Query(description="Inclusive lower bound (ISO 8601).")]
+Until = Annotated[datetime | None, Query(description="Exclusive upper bound (ISO 8601).")]
+
+
+def log_filters(
+    since: Since = None,
+    until: Until = None,
+    agent_id: str | None = None,
+    client: str | None = None,
+    language: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> LogFilters:
+    """The query parameters shared by every log listing."""
     return LogFilters(since, until, agent_id, client, language, None, limit, offset)
 
 
-Since = Annotated[datetime | None, Query(description="Inclusive lower bound (ISO 8601).")]
-Until = Annotated[datetime | None, Query(description="Exclusive upper bound (ISO 8601).")]
-Limit = Annotated[int, Query(ge=1, le=10_000)]
-Offset = Annotated[int, Query(ge=0)]
+FiltersDep = Annotated[LogFilters, Depends(log_filters)]
 
 
 @router.get("/suggestions")
-async def list_suggestions(
-    state: StateDep,
-    since: Since = None,
-    until: Until = None,
-    agent_id: str | None = None,
-    client: str | None = None,
-    language: str | None = None,
-    limit: Limit = 1000,
-    offset: Offset = 0,
-) -> list[dict[str, Any]]:
+async def list_suggestions(state: StateDep, filters: FiltersDep) -> list[dict[str, Any]]:
     """Suggestions, newest first, filtered by date range, agent, client and language."""
     await state.writer.flush(_READ_FLUSH_S)
     async with state.sessions() as s:
-        rows = await TurnLogRepo(s).list_suggestions(
-            _filters(since, until, agent_id, client, language, limit, offset)
-        )
-    return _rows(rows)
+        return _rows(await TurnLogRepo(s).list_suggestions(filters))
 
 
 @router.get("/feedback")
-async def list_feedback(
-    state: StateDep,
-    since: Since = None,
-    until: Until = None,
-    agent_id: str | None = None,
-    client: str | None = None,
-    language: str | None = None,
-    limit: Limit = 1000,
-    offset: Offset = 0,
-) -> list[dict[str, Any]]:
+async def list_feedback(state: StateDep, filters: FiltersDep) -> list[dict[str, Any]]:
     """Agent feedback, newest first, with edit distance and similarity."""
     await state.writer.flush(_READ_FLUSH_S)
     async with state.sessions() as s:
-        rows = await FeedbackRepo(s).list(
-            _filters(since, until, agent_id, client, language, limit, offset)
-        )
-    return _rows(rows)
+        return _rows(await FeedbackRepo(s).list(filters))
 
 
 @router.get("/kb-gaps")
-async def list_kb_gaps(
-    state: StateDep,
-    since: Since = None,
-    until: Until = None,
-    client: str | None = None,
-    language: str | None = None,
-    limit: Limit = 1000,
-    offset: Offset = 0,
-) -> list[dict[str, Any]]:
+async def list_kb_gaps(state: StateDep, filters: FiltersDep) -> list[dict[str, Any]]:
     """Customer turns the KB could not answer with confidence (redacted text)."""
     await state.writer.flush(_READ_FLUSH_S)
     async with state.sessions() as s:
-        rows = await TurnLogRepo(s).kb_gaps(
-            _filters(since, until, None, client, language, limit, offset)
-        )
-    return _rows(rows)
+        return _rows(await TurnLogRepo(s).kb_gaps(filters))
 
 
 @router.get("/protocol/schema")
