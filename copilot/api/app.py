@@ -117,6 +117,7 @@ def create_app(
             writer,
             Redactor(),
             metrics,
+            sessions,
         )
         app.state.copilot = AppState(settings, kb, service, writer, engine, sessions, metrics)
         logger.info(

@@ -112,7 +112,7 @@ class _Connection:
     ) -> bool:
         service = self.state.service
         if isinstance(message, StartMessage):
-            session, resumed = service.start(
+            session, resumed = await service.start(
                 self.conversation_id,
                 message.agent_id,
                 message.channel,

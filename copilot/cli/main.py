@@ -257,10 +257,11 @@ def kb_eval(
         return
     out.print(_report_table(reports))
     for r in reports:
-        lang = Table("language", "cases", "recall@5", "MRR@10", title=f"{r.mode} by language")
-        for name, lm in r.by_language.items():
-            lang.add_row(name, str(int(lm["n"])), f"{lm['recall@5']:.3f}", f"{lm['mrr@10']:.3f}")
-        out.print(lang)
+        for label, groups in (("language", r.by_language), ("kind", r.by_kind)):
+            table = Table(label, "cases", "recall@5", "MRR@10", title=f"{r.mode} by {label}")
+            for name, m in groups.items():
+                table.add_row(name, str(int(m["n"])), f"{m['recall@5']:.3f}", f"{m['mrr@10']:.3f}")
+            out.print(table)
 
 
 @app.command("serve")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import anyio.to_thread
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from copilot.domain import FeedbackAction, Speaker, Suggestion
 from copilot.errors import UnknownSuggestionError
@@ -17,6 +17,7 @@ from copilot.service.logwriter import LogWriter
 from copilot.service.memory import Remembered, TeamMemory
 from copilot.service.metrics import ServiceMetrics
 from copilot.service.pipeline import TurnPipeline
+from copilot.service.restore import restore_session
 from copilot.service.session import ConversationSession, SessionRegistry, TurnResult
 from copilot.storage.conversation_repo import ConversationRepo
 from copilot.storage.feedback_repo import FeedbackRepo
@@ -61,6 +62,8 @@ class AssistService:
         writer: LogWriter,
         redactor: Redactor,
         metrics: ServiceMetrics,
+        sessions: async_sessionmaker[AsyncSession],
+        restore_wait_s: float = 2.0,
     ) -> None:
         self.registry = registry
         self._pipeline = pipeline
@@ -68,11 +71,13 @@ class AssistService:
         self._writer = writer
         self._redactor = redactor
         self._metrics = metrics
+        self._sessions = sessions
+        self._restore_wait_s = restore_wait_s
 
     def _clean(self, text: str) -> str:
         return self._redactor.redact(text).text
 
-    def start(
+    async def start(
         self,
         conversation_id: str,
         agent_id: str,
@@ -80,8 +85,15 @@ class AssistService:
         client: str | None = None,
         language: str | None = None,
     ) -> tuple[ConversationSession, bool]:
-        """Start or resume a conversation; returns the session and whether it was resumed."""
+        """Start or resume a conversation; returns the session and whether it was resumed.
+
+        A conversation the service no longer holds in memory (it restarted) is rebuilt from the
+        logs, so resent turns stay idempotent and the latest suggestions can be sent again.
+        """
         session, resumed = self.registry.start(conversation_id, agent_id, channel, client, language)
+        if not resumed:
+            await self._writer.flush(self._restore_wait_s)
+            resumed = await restore_session(session, self._sessions)
         record = ConversationRecord(
             conversation_id, agent_id, channel, session.client, session.language, datetime.now(UTC)
         )

@@ -164,5 +164,23 @@ def test_logs_and_team_memory_survive_a_restart(
     with TestClient(create_app(service_settings, embedder=e5, reranker=use_reranker)) as second:
         log = second.get("/v1/conversations/before").json()
         assert [f["final_text"] for f in log["feedback"]] == [better]
+        with second.websocket_connect("/v1/conversations/before/stream") as ws:
+            ws.send_json({"type": "start", "agent_id": "agent-7", "client": "bank"})
+            assert ws.receive_json()["detail"] == "resumed"
+            resent = ws.receive_json()
+            assert [s["id"] for s in resent["suggestions"]] == [
+                s["id"] for s in reply["suggestions"]
+            ]
+            ws.send_json({"type": "turn", "turn_id": "t1", "speaker": "customer", "text": "x"})
+            assert ws.receive_json()["detail"] == "duplicate"
+            ws.receive_json()  # the latest suggestions again
+            ws.send_json(
+                {
+                    "type": "feedback",
+                    "suggestion_id": reply["suggestions"][0]["id"],
+                    "action": "accepted",
+                }
+            )
+            assert ws.receive_json()["detail"] == "duplicate"
         after = _turn(second, "after", "t1", question)
         assert better in [s["text"] for s in after["suggestions"] if s["kind"] == "memory"]

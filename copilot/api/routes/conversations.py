@@ -38,7 +38,9 @@ async def post_turn(
         raise FrameTooLargeError(f"turn text over {state.settings.max_turn_chars} characters")
     session = service.registry.find(conversation_id)
     if session is None or session.ended:
-        service.start(conversation_id, body.agent_id, body.channel, body.client, body.language)
+        await service.start(
+            conversation_id, body.agent_id, body.channel, body.client, body.language
+        )
     accepted = await service.turn(conversation_id, body.turn_id, body.speaker, body.text)
     if accepted.result is not None:
         return SuggestionsMessage.model_validate(
