@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -50,6 +51,9 @@ def _open_kb(
         logger.info("demo_kb_ingested documents=%d", len(report.added))
     detector.detect("hola, buenos días")  # lingua loads its models on first use
     kb.warm_up()
+    # Reranker passage vectors fill in the background: readiness does not wait for a large KB, and
+    # a passage not cached yet is embedded on first use.
+    threading.Thread(target=kb.warm_reranker, name="rerank-warm", daemon=True).start()
     return kb
 
 

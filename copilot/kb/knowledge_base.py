@@ -287,10 +287,12 @@ class KnowledgeBase:
         return self._index.ntotal
 
     def warm_up(self) -> None:
-        """Pay one-off costs (first model calls, reranker passage cache) before live traffic."""
-        retriever = self._snapshot().retriever
-        retriever.search(self.query_for("warm up"), k=1)
-        retriever.warm_reranker()
+        """Pay the first model calls' one-off costs before live traffic."""
+        self._snapshot().retriever.search(self.query_for("warm up"), k=1)
+
+    def warm_reranker(self) -> None:
+        """Let the reranker prepare every passage (slow for a large KB: run it in background)."""
+        self._snapshot().retriever.warm_reranker()
 
     def query_for(self, query: str | Sequence[DialogueTurn]) -> RetrievalQuery:
         """The retrieval query for a text or a conversation (see `build_query`)."""
