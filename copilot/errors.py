@@ -13,6 +13,7 @@
     ├── EvalCasesError                an evaluation file is malformed
     ├── NotStartedError               a conversation message came before its start
     ├── UnknownSuggestionError        feedback for a suggestion that was never sent
+    ├── InvalidMessageError           a message whose content is refused
     ├── FrameTooLargeError            a message over the size limit
     └── StorageError                  the log database cannot be reached, migrated or written
 """
@@ -66,6 +67,10 @@ class NotStartedError(CopilotError):
 
 class UnknownSuggestionError(CopilotError):
     """Feedback names a suggestion this service never sent."""
+
+
+class InvalidMessageError(CopilotError):
+    """A well-formed message whose content is refused (e.g. a turn text over the limit)."""
 
 
 class FrameTooLargeError(CopilotError):

@@ -115,7 +115,7 @@ def create_app(
             anyio.CapacityLimiter(settings.cpu_workers),
         )
         service = AssistService(
-            SessionRegistry(settings.dialogue_turns * 2),
+            SessionRegistry(settings.dialogue_turns * 2, settings.session_idle_s),
             pipeline,
             memory,
             writer,

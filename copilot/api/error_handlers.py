@@ -11,6 +11,7 @@ from copilot.errors import (
     CopilotError,
     DocumentNotFoundError,
     FrameTooLargeError,
+    InvalidMessageError,
     NotStartedError,
     UnknownSuggestionError,
 )
@@ -22,6 +23,7 @@ _STATUS: dict[type[CopilotError], tuple[int, str]] = {
     UnknownSuggestionError: (404, "unknown_suggestion"),
     DocumentNotFoundError: (404, "unknown_document"),
     FrameTooLargeError: (413, "frame_too_large"),
+    InvalidMessageError: (422, "invalid_message"),
 }
 
 

@@ -29,7 +29,12 @@ from copilot.api.schemas import (
 )
 from copilot.api.state import AppState
 from copilot.domain import Speaker
-from copilot.errors import CopilotError, NotStartedError
+from copilot.errors import (
+    CopilotError,
+    FrameTooLargeError,
+    InvalidMessageError,
+    NotStartedError,
+)
 from copilot.service.session import ConversationSession, TurnResult
 
 logger = logging.getLogger(__name__)
@@ -47,6 +52,16 @@ def suggestions_message(conversation_id: str, result: TurnResult) -> dict[str, A
         latency_ms=round(result.latency_ms, 1),
         suggestions=[SuggestionOut.of(s) for s in result.suggestions],
     ).model_dump(mode="json")
+
+
+def check_turn_length(text: str, max_chars: int) -> None:
+    """Refuse an over-long turn the same way on WebSocket and REST.
+
+    Raises:
+        InvalidMessageError: The text is longer than ``max_chars``.
+    """
+    if len(text) > max_chars:
+        raise InvalidMessageError(f"turn text over {max_chars} characters")
 
 
 def _validation_summary(exc: ValidationError) -> str:
@@ -80,10 +95,12 @@ class _Connection:
 
     async def frame(self, raw: str | bytes) -> bool:
         """Handle one frame; False once the conversation has ended."""
-        if len(raw) > self.state.settings.max_frame_bytes:
-            await self.error(
-                "frame_too_large", f"frame over {self.state.settings.max_frame_bytes} bytes"
+        size = len(raw.encode()) if isinstance(raw, str) else len(raw)
+        if size > self.state.settings.max_frame_bytes:
+            too_large = FrameTooLargeError(
+                f"frame over {self.state.settings.max_frame_bytes} bytes"
             )
+            await self.error(status_and_code(too_large)[1], str(too_large))
             return True
         try:
             obj = json.loads(raw)
@@ -147,13 +164,7 @@ class _Connection:
         return True
 
     async def _turn(self, message: TurnMessage) -> None:
-        if len(message.text) > self.state.settings.max_turn_chars:
-            await self.error(
-                "invalid_message",
-                f"turn text over {self.state.settings.max_turn_chars} characters",
-                message.turn_id,
-            )
-            return
+        check_turn_length(message.text, self.state.settings.max_turn_chars)
         if message.speaker is not Speaker.CUSTOMER:
             accepted = await self.state.service.turn(
                 self.conversation_id, message.turn_id, message.speaker, message.text

@@ -57,9 +57,20 @@ class TeamMemory:
             self._vectors = np.vstack([self._vectors, vectors])
 
     def best(
-        self, query: NDArray[np.float32], client: str | None, min_similarity: float
+        self,
+        query: NDArray[np.float32],
+        client: str | None,
+        language: str | None,
+        min_similarity: float,
     ) -> MemoryMatch | None:
-        """The most similar remembered reply of this client, if it reaches ``min_similarity``."""
+        """The most similar remembered reply of this client and language, if similar enough.
+
+        Args:
+            query: Unit embedding of the customer turn on its own (as the memory was embedded).
+            client: Only replies of this client (or of none) match; None matches all.
+            language: Only replies in this language (or of unknown language) match.
+            min_similarity: Cosine below which nothing matches.
+        """
         with self._lock:
             if not self._items:
                 return None
@@ -69,6 +80,7 @@ class TeamMemory:
                 item = self._items[int(i)]
                 if float(sims[i]) < min_similarity:
                     return None
-                if client is None or item.client in (None, client):
+                same_client = client is None or item.client in (None, client)
+                if same_client and item.language in (None, language):
                     return MemoryMatch(item, float(sims[i]))
         return None

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import anyio
 import anyio.to_thread
+from rapidfuzz import fuzz
 
 from copilot.domain import (
     DialogueTurn,
@@ -103,15 +104,21 @@ class TurnPipeline:
         text = turns[-1].text
         lang = self._detector.detect(text) or language or self._s.default_language
         query = self._kb.query_for(turns)
-        vector = self._embedder.embed_queries([query.text])[0]
+        carried = query.text != text
+        # One embedding call: the turn on its own, and with the entities carried from earlier turns.
+        vectors = self._embedder.embed_queries([text, query.text] if carried else [text])
+        turn_vector, query_vector = vectors[0], vectors[-1]
+        filters = SearchFilters(client=client)
         hits = self._kb.search(
-            turns,
-            k=self._s.suggestions_k,
-            filters=SearchFilters(client=client),
-            query_vector=vector,
+            turns, k=self._s.suggestions_k, filters=filters, query_vector=query_vector
         )
         top = hits[0].score if hits else 0.0
         gap = top < self._s.low_confidence_score
+        if carried and not gap:
+            # A carried product name lifts any question towards that product's documents, so an
+            # off-topic turn in the middle of a conversation is judged on its own words too.
+            alone = self._kb.search(text, k=1, filters=filters, query_vector=turn_vector)
+            gap = not alone or alone[0].score < self._s.off_topic_score
         confidence = self._confidence(top)
         evidence = _evidence(hits)
         out: list[Suggestion] = []
@@ -133,8 +140,10 @@ class TurnPipeline:
                 e for e in evidence if e.doc_id != draft.used[0].doc_id
             )
             add(draft.text, SuggestionKind.GROUNDED, confidence, used)
-        match = self._memory.best(vector, client, self._s.memory_min_similarity)
-        if match is not None:
+        match = self._memory.best(turn_vector, client, lang, self._s.memory_min_similarity)
+        if match is not None and not (
+            draft is not None and fuzz.ratio(match.item.reply_text, draft.text) >= 90
+        ):
             origin = f"team memory: {match.item.agent_id}, suggestion {match.item.suggestion_id}"
             add(
                 match.item.reply_text, SuggestionKind.MEMORY, round(match.similarity, 3), (), origin

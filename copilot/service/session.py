@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -45,9 +46,11 @@ class ConversationSession:
     listeners: set[Listener] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     ended: bool = False
+    last_seen: float = field(default_factory=time.monotonic)
 
     def add_turn(self, turn_id: str, speaker: Speaker, text: str) -> int:
         """Append a turn to the window; returns the customer sequence number it belongs to."""
+        self.last_seen = time.monotonic()
         self.seen_turn_ids.add(turn_id)
         self.window.append(DialogueTurn(speaker, text))
         if speaker is Speaker.CUSTOMER:
@@ -76,9 +79,18 @@ class ConversationSession:
 class SessionRegistry:
     """The live conversations of one app, by id (owned by `AppState`, never a module global)."""
 
-    def __init__(self, window_turns: int) -> None:
+    def __init__(self, window_turns: int, idle_s: float = 4 * 3600) -> None:
         self._sessions: dict[str, ConversationSession] = {}
         self._window = window_turns
+        self._idle_s = idle_s
+
+    def _evict_idle(self) -> None:
+        """Forget conversations nobody touched for ``idle_s`` (their logs stay in the database)."""
+        cutoff = time.monotonic() - self._idle_s
+        for conversation_id in [
+            cid for cid, s in self._sessions.items() if s.last_seen < cutoff and not s.listeners
+        ]:
+            del self._sessions[conversation_id]
 
     def start(
         self,
@@ -89,8 +101,10 @@ class SessionRegistry:
         language: str | None,
     ) -> tuple[ConversationSession, bool]:
         """Create the session, or resume it (a reconnect); returns it and whether it was resumed."""
+        self._evict_idle()
         session = self._sessions.get(conversation_id)
         if session is not None and not session.ended:
+            session.last_seen = time.monotonic()
             session.agent_id = agent_id
             session.channel = channel
             session.client = client or session.client

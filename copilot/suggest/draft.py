@@ -14,8 +14,14 @@ from dataclasses import dataclass
 from copilot.domain import SearchHit
 from copilot.textnorm import tokenize
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-_MARKUP = re.compile(r"\*\*|__|`|^\s*(?:[-*+]|\d+[.)])\s+")
+# A sentence ends at . ! ? … before a capital, a number, an opening mark or a list bullet; a colon
+# ends one only before a bullet (the chunker joins list items onto one line).
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?…])\s+(?=[-*+]\s|\d+[.)]\s|[¿¡\"'(A-ZÁÉÍÓÚÑÇ0-9])|(?<=:)\s+(?=[-*+]\s|\d+[.)]\s)"
+)
+_EMPHASIS = re.compile(r"\*\*|__|`")
+_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_TABLE = re.compile(r"\s*\|\s*")
 
 _OPENING = {
     "es": "Claro, con gusto le ayudo.",
@@ -48,11 +54,16 @@ class Draft:
 
 
 def _sentences(text: str) -> list[str]:
+    """Plain sentences of a passage: emphasis, list bullets and table pipes removed."""
     out = []
     for line in text.splitlines():
-        for sentence in _SENTENCE_END.split(_MARKUP.sub("", line).strip()):
+        if set(line.strip()) <= set("|-: "):  # a table's separator row
+            continue
+        plain = _TABLE.sub(" ", _EMPHASIS.sub("", line)).strip()
+        for sentence in _SENTENCE_END.split(plain):
+            sentence = _BULLET.sub("", sentence).strip()
             if len(sentence) > 12:
-                out.append(sentence.strip())
+                out.append(sentence)
     return out
 
 
@@ -106,7 +117,8 @@ def grounded_answer(
 def clarifying_question(hits: Sequence[SearchHit], language: str) -> str:
     """A question back to the customer, offering the two closest KB topics when there are two."""
     lang = language if language in _CLARIFY_OPEN else "es"
-    titles = list(dict.fromkeys(h.title for h in hits))
+    in_language = sorted(hits, key=lambda h: h.language != lang)  # stable: keeps rank within
+    titles = list(dict.fromkeys(h.title for h in in_language))
     if len(titles) >= 2:
         return _CLARIFY_CHOICE[lang].format(a=titles[0], b=titles[1])
     return _CLARIFY_OPEN[lang]

@@ -184,3 +184,35 @@ def test_logs_and_team_memory_survive_a_restart(
             assert ws.receive_json()["detail"] == "duplicate"
         after = _turn(second, "after", "t1", question)
         assert better in [s["text"] for s in after["suggestions"] if s["kind"] == "memory"]
+
+
+def test_off_topic_turn_in_the_middle_of_a_conversation_is_a_kb_gap(client: TestClient) -> None:
+    assert _turn(client, "mid", "t1", "me robaron la tarjeta oro")["kb_gap"] is False
+    reply = _turn(client, "mid", "t2", "¿quién ganó el partido de fútbol ayer?")
+    assert reply["kb_gap"] is True
+    assert reply["suggestions"][0]["kind"] == "clarify"
+
+
+def test_limits_and_end_are_the_same_over_rest(client: TestClient) -> None:
+    body = {"turn_id": "long", "speaker": "customer", "text": "a" * 4001, "client": "bank"}
+    response = client.post("/v1/conversations/lim/turns", json=body)
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_message"
+    _turn(client, "lim", "t1", "me robaron la tarjeta oro")
+    assert client.post("/v1/conversations/lim/end").json()["detail"] == "ended"
+    late = client.post(
+        "/v1/conversations/lim/feedback", json={"suggestion_id": "x", "action": "accepted"}
+    )
+    assert late.status_code == 409
+    assert late.json()["code"] == "not_started"
+
+
+def test_frame_limit_counts_bytes_not_characters(client: TestClient) -> None:
+    with client.websocket_connect("/v1/conversations/bytes/stream") as ws:
+        ws.send_json({"type": "start", "agent_id": "a", "client": "bank"})
+        ws.receive_json()
+        text = "é" * 2100  # 2,100 characters, 4,200 bytes: over the 4,096-byte test limit
+        ws.send_text(
+            f'{{"type": "turn", "turn_id": "t1", "speaker": "customer", "text": "{text}"}}'
+        )
+        assert ws.receive_json()["code"] == "frame_too_large"

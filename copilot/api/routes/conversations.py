@@ -19,8 +19,7 @@ from copilot.api.schemas import (
     SuggestionsMessage,
     TurnIn,
 )
-from copilot.api.websocket import suggestions_message
-from copilot.errors import FrameTooLargeError
+from copilot.api.websocket import check_turn_length, suggestions_message
 from copilot.storage.feedback_repo import FeedbackRepo
 from copilot.storage.records import LogFilters
 from copilot.storage.turn_log_repo import TurnLogRepo
@@ -34,8 +33,7 @@ async def post_turn(
     conversation_id: str, body: TurnIn, service: ServiceDep, state: StateDep
 ) -> SuggestionsMessage | AckMessage:
     """Log a turn; a customer turn returns its suggestions (the conversation starts implicitly)."""
-    if len(body.text) > state.settings.max_turn_chars:
-        raise FrameTooLargeError(f"turn text over {state.settings.max_turn_chars} characters")
+    check_turn_length(body.text, state.settings.max_turn_chars)
     session = service.registry.find(conversation_id)
     if session is None or session.ended:
         await service.start(
@@ -57,6 +55,13 @@ async def post_feedback(conversation_id: str, body: FeedbackIn, service: Service
         conversation_id, body.suggestion_id, body.action, body.final_text, body.reason
     )
     return AckMessage(ref=body.suggestion_id, detail="recorded" if recorded else "duplicate")
+
+
+@router.post("/conversations/{conversation_id}/end")
+async def post_end(conversation_id: str, service: ServiceDep) -> AckMessage:
+    """End a conversation (frees its session; a later turn starts it again)."""
+    service.end(conversation_id)
+    return AckMessage(ref=conversation_id, detail="ended")
 
 
 def _rows(records: list[Any]) -> list[dict[str, Any]]:
