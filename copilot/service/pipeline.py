@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import anyio
 import anyio.to_thread
+import numpy as np
+from numpy.typing import NDArray
 from rapidfuzz import fuzz
 
 from copilot.domain import (
@@ -27,6 +29,17 @@ from copilot.settings import Settings
 from copilot.suggest.draft import clarifying_question, grounded_answer
 
 SNIPPET_CHARS = 400
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A turn's language, query and embeddings: the part that is batched across conversations."""
+
+    text: str
+    language: str
+    query_text: str
+    turn_vector: NDArray[np.float32]
+    query_vector: NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +83,9 @@ class TurnPipeline:
         self._detector = detector
         self._s = settings
         self._limiter = limiter
+        # Embedding runs outside the CPU limiter: requests from many conversations must reach the
+        # micro-batcher together for it to form batches.
+        self._embed_limiter = anyio.CapacityLimiter(max(settings.micro_batch_max, 1))
 
     async def suggest(
         self,
@@ -80,8 +96,12 @@ class TurnPipeline:
     ) -> TurnOutcome:
         """Suggestions for the last customer turn of ``turns`` (already redacted text)."""
         start = time.perf_counter()
+        turns = list(turns)
+        prepared = await anyio.to_thread.run_sync(
+            self._prepare, turns, language, limiter=self._embed_limiter
+        )
         outcome = await anyio.to_thread.run_sync(
-            self._compute, list(turns), turn_id, client, language, limiter=self._limiter
+            self._compute, turns, prepared, turn_id, client, limiter=self._limiter
         )
         latency = (time.perf_counter() - start) * 1000
         return TurnOutcome(
@@ -98,16 +118,21 @@ class TurnPipeline:
         span = s.confidence_ceiling - s.confidence_floor
         return round(min(max((score - s.confidence_floor) / span, 0.0), 1.0), 3)
 
-    def _compute(
-        self, turns: list[DialogueTurn], turn_id: str, client: str | None, language: str | None
-    ) -> TurnOutcome:
+    def _prepare(self, turns: list[DialogueTurn], language: str | None) -> _Prepared:
         text = turns[-1].text
         lang = self._detector.detect(text) or language or self._s.default_language
         query = self._kb.query_for(turns)
-        carried = query.text != text
         # One embedding call: the turn on its own, and with the entities carried from earlier turns.
-        vectors = self._embedder.embed_queries([text, query.text] if carried else [text])
-        turn_vector, query_vector = vectors[0], vectors[-1]
+        texts = [text, query.text] if query.text != text else [text]
+        vectors = self._embedder.embed_queries(texts)
+        return _Prepared(text, lang, query.text, vectors[0], vectors[-1])
+
+    def _compute(
+        self, turns: list[DialogueTurn], prepared: _Prepared, turn_id: str, client: str | None
+    ) -> TurnOutcome:
+        text, lang = prepared.text, prepared.language
+        turn_vector, query_vector = prepared.turn_vector, prepared.query_vector
+        carried = prepared.query_text != text
         filters = SearchFilters(client=client)
         hits = self._kb.search(
             turns, k=self._s.suggestions_k, filters=filters, query_vector=query_vector
