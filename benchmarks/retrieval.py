@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +32,7 @@ from typing import Any
 import faiss
 import numpy as np
 from numpy.typing import NDArray
+from provenance import git_commit, git_dirty, hardware  # sibling module: scripts run from here
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -170,61 +169,6 @@ def bench_size(
         "numpy": {"latency_ms": np_p, "recall@10_vs_exact": recall_at_k(np_ids, flat_ids, K)},
         "flat": faiss_metrics(flat_build, flat_lat, flat_ids),
         "ivf": ivf_metrics,
-    }
-
-
-def git_commit() -> str:
-    """Short hash of HEAD, or ``"uncommitted"`` when there is none (or no git)."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "uncommitted"
-    return out.stdout.strip() or "uncommitted"
-
-
-def git_dirty() -> bool | None:
-    """Whether tracked files differ from HEAD (None without git)."""
-    try:
-        out = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return bool(out.stdout.strip())
-
-
-def _proc_field(path: str, key: str) -> str | None:
-    try:
-        for line in Path(path).read_text().splitlines():
-            if line.startswith(key):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        return None
-    return None
-
-
-def hardware() -> dict[str, object]:
-    """CPU, core count and total memory of this machine."""
-    mem_kb = _proc_field("/proc/meminfo", "MemTotal")
-    mem_gib = round(int(mem_kb.split()[0]) / 1024**2, 2) if mem_kb else None
-    return {
-        "processor": platform.processor() or _proc_field("/proc/cpuinfo", "model name"),
-        "cpu_model": _proc_field("/proc/cpuinfo", "model name"),
-        "machine": platform.machine(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "memory_total_gib": mem_gib,
-        "load_average_at_start": list(os.getloadavg()),
     }
 
 
