@@ -131,12 +131,14 @@ class AssistService:
         if speaker is not Speaker.CUSTOMER:
             return TurnAccepted(turn_id)
         session.turn_texts[turn_id] = clean
+        # The dialogue as of this turn: an agent turn arriving while this one waits must not end it.
+        window = list(session.window)
         async with session.lock:
             if seq != session.customer_seq:
                 self._metrics.superseded.inc()
                 return TurnAccepted(turn_id, superseded=True)
             outcome = await self._pipeline.suggest(
-                list(session.window), turn_id, session.client, session.language
+                window, turn_id, session.client, session.language
             )
             if seq != session.customer_seq:
                 self._metrics.superseded.inc()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -159,3 +160,28 @@ def test_newer_customer_turn_supersedes_the_pending_one(client: TestClient) -> N
     assert {"type": "ack", "ref": "t1", "detail": "superseded"} in replies
     suggestions = [r for r in replies if r["type"] == "suggestions"]
     assert [r["turn_id"] for r in suggestions] == ["t2"]
+
+
+def test_agent_turn_arriving_while_a_customer_turn_waits_does_not_replace_it(
+    client: TestClient,
+) -> None:
+    with client.websocket_connect("/v1/conversations/c-race/stream") as ws:
+        _start(ws)
+        frames = [
+            ("t0", "customer", "¿cuánto tiempo tengo para disputar un cargo?"),
+            ("t1", "customer", "me robaron la tarjeta oro, ¿qué hago?"),
+            ("a1", "agent", "Mientras tanto, ¿vio el partido de fútbol de ayer?"),
+        ]
+        for turn_id, speaker, text in frames:
+            if turn_id == "a1":
+                time.sleep(0.02)  # t0 is still being answered and t1 waits for it when a1 lands
+            ws.send_json({"type": "turn", "turn_id": turn_id, "speaker": speaker, "text": text})
+        replies = [ws.receive_json() for _ in range(3)]
+    suggestions = [r for r in replies if r["type"] == "suggestions"]
+    assert [r["turn_id"] for r in suggestions] == ["t1"]
+    answer = suggestions[0]
+    assert answer["kb_gap"] is False
+    assert answer["suggestions"][0]["kind"] == "grounded"
+    assert answer["suggestions"][0]["evidence"][0]["doc_id"] == "bank-es-bloqueo"
+    assert "0800 100 200" in answer["suggestions"][0]["text"]
+    assert {"type": "ack", "ref": "a1", "detail": "ok"} in replies
