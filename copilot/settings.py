@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     """A turn whose own words (without entities carried from earlier turns) score below this is a
     KB gap even when the carried entities lift the search: follow-up questions of the evaluation set
     score at least 0.773 on their own, off-topic chat 0.72-0.77."""
+    off_topic_relevance: float = 0.05
+    """The same check by the reranker (USE cosine of the turn alone with the best hit): follow-ups
+    of the evaluation set score at least 0.066, off-topic chat mid-conversation 0.007-0.043."""
     confidence_floor: float = 0.75
     confidence_ceiling: float = 1.0
     memory_min_similarity: float = Field(default=0.9, ge=0.0, le=1.0)

@@ -290,6 +290,10 @@ class KnowledgeBase:
         """Pay the first model calls' one-off costs before live traffic."""
         self._snapshot().retriever.search(self.query_for("warm up"), k=1)
 
+    def relevance(self, text: str, hits: Sequence[SearchHit]) -> list[float] | None:
+        """How well each hit answers ``text`` alone, by the reranker (None when there is none)."""
+        return self._snapshot().retriever.relevance(text, hits)
+
     def warm_reranker(self) -> None:
         """Let the reranker prepare every passage (slow for a large KB: run it in background)."""
         self._snapshot().retriever.warm_reranker()

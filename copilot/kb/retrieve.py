@@ -163,6 +163,13 @@ class Retriever:
             best = sorted(rescored, key=lambda x: -x[1]) + best[len(head) :]
         return [self._hit(cid, score) for cid, score in best[:k]]
 
+    def relevance(self, text: str, hits: Sequence[SearchHit]) -> list[float] | None:
+        """The reranker's score of each hit's passage for ``text``, or None without a reranker."""
+        if self._reranker is None or not hits:
+            return None
+        passages = [self._passage(h.chunk_id) for h in hits]
+        return [float(s) for s in self._reranker.score(text, passages)]
+
     def warm_reranker(self) -> None:
         """Let the reranker prepare every passage, so no live query pays for a cold one."""
         if self._reranker is not None:

@@ -38,7 +38,7 @@ class _Prepared:
     text: str
     language: str
     query_text: str
-    turn_vector: NDArray[np.float32]
+    turn_vector: NDArray[np.float32] | None  # None: not needed (no carried entity, empty memory)
     query_vector: NDArray[np.float32]
 
 
@@ -113,6 +113,27 @@ class TurnPipeline:
             outcome.suggestions,
         )
 
+    def _off_topic(
+        self,
+        text: str,
+        hits: Sequence[SearchHit],
+        filters: SearchFilters,
+        turn_vector: NDArray[np.float32] | None,
+    ) -> bool:
+        """Whether a turn is off topic on its own words, although carried entities found hits.
+
+        A carried product name lifts any question towards that product's documents, so the turn
+        alone is compared with the hits: by the reranker when there is one (one cheap embedding),
+        else by a search of the turn alone.
+        """
+        relevance = self._kb.relevance(text, hits)
+        if relevance is not None:
+            return max(relevance) < self._s.off_topic_relevance
+        if turn_vector is None:
+            turn_vector = self._embedder.embed_queries([text])[0]
+        alone = self._kb.search(text, k=1, filters=filters, query_vector=turn_vector)
+        return not alone or alone[0].score < self._s.off_topic_score
+
     def _confidence(self, score: float) -> float:
         s = self._s
         span = s.confidence_ceiling - s.confidence_floor
@@ -122,10 +143,12 @@ class TurnPipeline:
         text = turns[-1].text
         lang = self._detector.detect(text) or language or self._s.default_language
         query = self._kb.query_for(turns)
-        # One embedding call: the turn on its own, and with the entities carried from earlier turns.
-        texts = [text, query.text] if query.text != text else [text]
-        vectors = self._embedder.embed_queries(texts)
-        return _Prepared(text, lang, query.text, vectors[0], vectors[-1])
+        # The turn on its own is embedded too only when team memory may need it (memory holds
+        # customer turns as they were typed); both go in one embedding call.
+        alone = query.text != text and len(self._memory) > 0
+        vectors = self._embedder.embed_queries([query.text, text] if alone else [query.text])
+        turn_vector = vectors[-1] if alone or query.text == text else None
+        return _Prepared(text, lang, query.text, turn_vector, vectors[0])
 
     def _compute(
         self, turns: list[DialogueTurn], prepared: _Prepared, turn_id: str, client: str | None
@@ -140,10 +163,7 @@ class TurnPipeline:
         top = hits[0].score if hits else 0.0
         gap = top < self._s.low_confidence_score
         if carried and not gap:
-            # A carried product name lifts any question towards that product's documents, so an
-            # off-topic turn in the middle of a conversation is judged on its own words too.
-            alone = self._kb.search(text, k=1, filters=filters, query_vector=turn_vector)
-            gap = not alone or alone[0].score < self._s.off_topic_score
+            gap = self._off_topic(text, hits, filters, turn_vector)
         confidence = self._confidence(top)
         evidence = _evidence(hits)
         out: list[Suggestion] = []
@@ -165,7 +185,11 @@ class TurnPipeline:
                 e for e in evidence if e.doc_id != draft.used[0].doc_id
             )
             add(draft.text, SuggestionKind.GROUNDED, confidence, used)
-        match = self._memory.best(turn_vector, client, lang, self._s.memory_min_similarity)
+        match = (
+            self._memory.best(turn_vector, client, lang, self._s.memory_min_similarity)
+            if turn_vector is not None
+            else None
+        )
         if match is not None and not (
             draft is not None and fuzz.ratio(match.item.reply_text, draft.text) >= 90
         ):
