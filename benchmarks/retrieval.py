@@ -20,7 +20,6 @@ hardware and library versions. Run::
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -32,7 +31,12 @@ from typing import Any
 import faiss
 import numpy as np
 from numpy.typing import NDArray
-from provenance import git_commit, git_dirty, hardware  # sibling module: scripts run from here
+from provenance import (  # sibling module: scripts run from here
+    git_commit,
+    git_dirty,
+    hardware,
+    write_result,
+)
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -269,9 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "results": results,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"retrieval-{started.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path = write_result(args.out, "retrieval", started, report)
     console.print(f"wrote {path}")
     return 0
 

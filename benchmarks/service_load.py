@@ -56,7 +56,12 @@ import httpx
 import numpy as np
 import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
-from provenance import git_commit, git_dirty, hardware  # sibling module: scripts run from here
+from provenance import (  # sibling module: scripts run from here
+    git_commit,
+    git_dirty,
+    hardware,
+    write_result,
+)
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -793,9 +798,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ratios": ratios(results),
         "targets": targets(results),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"service_load-{started.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path = write_result(args.out, "service_load", started, report)
     console.print(f"wrote {path}")
     return 0
 

@@ -306,7 +306,7 @@ class KnowledgeBase:
 
     def search(
         self,
-        query: str | Sequence[DialogueTurn],
+        query: str | Sequence[DialogueTurn] | RetrievalQuery,
         k: int = 5,
         filters: SearchFilters = NO_FILTERS,
         mode: RetrievalMode = RetrievalMode.RERANK,
@@ -315,7 +315,7 @@ class KnowledgeBase:
         """Search with a question, or with a conversation whose last customer turn is the question.
 
         Args:
-            query: A text, or the dialogue so far (oldest first).
+            query: A text, the dialogue so far (oldest first), or a query `query_for` built.
             k: How many hits at most; one passage per document.
             filters: Client, language and tag restrictions.
             mode: Which retrieval stages run (default: hybrid with reranking).
@@ -324,6 +324,5 @@ class KnowledgeBase:
         Returns:
             Hits best first; empty for an empty KB or an empty query.
         """
-        return self._snapshot().retriever.search(
-            self.query_for(query), k, filters, mode, query_vector
-        )
+        built = query if isinstance(query, RetrievalQuery) else self.query_for(query)
+        return self._snapshot().retriever.search(built, k, filters, mode, query_vector)

@@ -8,9 +8,7 @@ import bm25s
 import numpy as np
 from numpy.typing import NDArray
 
-from copilot.textnorm import fold, tokenize
-
-__all__ = ["LexicalIndex", "fold", "tokenize"]
+from copilot.textnorm import tokenize
 
 
 class LexicalIndex:

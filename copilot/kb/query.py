@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from copilot.domain import DialogueTurn, DocumentInfo, Speaker
-from copilot.kb.lexical import fold
+from copilot.textnorm import fold
 
 
 def _normal(text: str) -> str:

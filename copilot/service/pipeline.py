@@ -22,6 +22,7 @@ from copilot.domain import (
     SuggestionKind,
 )
 from copilot.kb import KnowledgeBase
+from copilot.kb.query import RetrievalQuery
 from copilot.models.embedding import Embedder
 from copilot.models.language import LanguageDetector
 from copilot.service.memory import TeamMemory
@@ -37,7 +38,7 @@ class _Prepared:
 
     text: str
     language: str
-    query_text: str
+    query: RetrievalQuery
     turn_vector: NDArray[np.float32] | None  # None: not needed (no carried entity, empty memory)
     query_vector: NDArray[np.float32]
 
@@ -101,7 +102,7 @@ class TurnPipeline:
             self._prepare, turns, language, limiter=self._embed_limiter
         )
         outcome = await anyio.to_thread.run_sync(
-            self._compute, turns, prepared, turn_id, client, limiter=self._limiter
+            self._compute, prepared, turn_id, client, limiter=self._limiter
         )
         latency = (time.perf_counter() - start) * 1000
         return TurnOutcome(
@@ -148,17 +149,15 @@ class TurnPipeline:
         alone = query.text != text and len(self._memory) > 0
         vectors = self._embedder.embed_queries([query.text, text] if alone else [query.text])
         turn_vector = vectors[-1] if alone or query.text == text else None
-        return _Prepared(text, lang, query.text, turn_vector, vectors[0])
+        return _Prepared(text, lang, query, turn_vector, vectors[0])
 
-    def _compute(
-        self, turns: list[DialogueTurn], prepared: _Prepared, turn_id: str, client: str | None
-    ) -> TurnOutcome:
+    def _compute(self, prepared: _Prepared, turn_id: str, client: str | None) -> TurnOutcome:
         text, lang = prepared.text, prepared.language
         turn_vector, query_vector = prepared.turn_vector, prepared.query_vector
-        carried = prepared.query_text != text
+        carried = prepared.query.text != text
         filters = SearchFilters(client=client)
         hits = self._kb.search(
-            turns, k=self._s.suggestions_k, filters=filters, query_vector=query_vector
+            prepared.query, k=self._s.suggestions_k, filters=filters, query_vector=query_vector
         )
         top = hits[0].score if hits else 0.0
         gap = top < self._s.low_confidence_score
