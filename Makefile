@@ -17,9 +17,10 @@ $(BIN)/copilot: pyproject.toml
 
 setup: $(BIN)/copilot
 
-## The live assist service on the bundled demo KB (ingested on first start), SQLite, local models.
+## The live assist service on the bundled demo KB (ingested on first start), SQLite, local models,
+## open access (no API keys: a local demo). Open http://127.0.0.1:8000/demo
 run: setup
-	$(BIN)/copilot serve
+	$(BIN)/copilot serve --open-access
 
 lint: setup
 	$(BIN)/ruff check .

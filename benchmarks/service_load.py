@@ -161,6 +161,7 @@ def bench_settings(data_dir: Path, micro_batching: bool, args: argparse.Namespac
         micro_batch_wait_ms=args.micro_batch_wait_ms,
         cpu_workers=args.cpu_workers,
         ingest_demo_on_start=True,
+        open_access=True,
         _env_file=None,
     )
 

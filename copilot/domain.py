@@ -141,6 +141,19 @@ class SuggestionKind(StrEnum):
     CLARIFY = "clarify"  # a question back, when retrieval confidence is low
 
 
+class Role(StrEnum):
+    """Who may do what: each role can do everything the ones before it can."""
+
+    AGENT = "agent"  # their own conversations: stream, turns, feedback, KB search
+    SUPERVISOR = "supervisor"  # every conversation's logs, the console, reports and export
+    ADMIN = "admin"  # everything, including integrations that post turns for any agent
+
+    @property
+    def rank(self) -> int:
+        """Position in the order agent < supervisor < admin."""
+        return list(Role).index(self)
+
+
 class FeedbackAction(StrEnum):
     """What the agent did with a suggestion."""
 

@@ -5,6 +5,8 @@
     CopilotError
     ├── ConfigError                   settings or manifest that cannot work
     ├── ModelNotFoundError            a model role resolves to nothing loadable
+    ├── ModelChecksumError            an assembled model file has the wrong size or checksum
+    ├── AudioFormatError              audio that cannot be decoded as declared
     ├── IngestError                   one source file could not be read or parsed
     ├── DocumentNotFoundError         no document with that id in the KB
     ├── IndexNotBuiltError            the KB has no passages to search
@@ -13,9 +15,12 @@
     ├── EvalCasesError                an evaluation file is malformed
     ├── NotStartedError               a conversation message came before its start
     ├── UnknownSuggestionError        feedback for a suggestion that was never sent
+    ├── UnknownConversationError      no conversation is logged under that id
     ├── InvalidMessageError           a message whose content is refused
     ├── FrameTooLargeError            a message over the size limit
-    └── StorageError                  the log database cannot be reached, migrated or written
+    ├── StorageError                  the log database cannot be reached, migrated or written
+    ├── UnauthenticatedError          no credentials, or credentials nobody issued
+    └── ForbiddenError                the caller's role or agent may not do this
 """
 
 from __future__ import annotations
@@ -34,6 +39,14 @@ class ConfigError(CopilotError):
 
 class ModelNotFoundError(CopilotError):
     """A model role or name resolves to no loadable local model."""
+
+
+class ModelChecksumError(CopilotError):
+    """A model file assembled from package parts has the wrong size or sha256."""
+
+
+class AudioFormatError(CopilotError):
+    """Audio that cannot be decoded: unsupported format, odd frame size, unreadable file."""
 
 
 class IngestError(CopilotError):
@@ -69,6 +82,10 @@ class UnknownSuggestionError(CopilotError):
     """Feedback names a suggestion this service never sent."""
 
 
+class UnknownConversationError(CopilotError):
+    """No conversation is logged under the requested id."""
+
+
 class InvalidMessageError(CopilotError):
     """A well-formed message whose content is refused (e.g. a turn text over the limit)."""
 
@@ -87,3 +104,11 @@ class StorageError(CopilotError):
     The message names the database by host and name, and records by id: never a password or any
     conversation text.
     """
+
+
+class UnauthenticatedError(CopilotError):
+    """The request carries no API key, or one that is not configured."""
+
+
+class ForbiddenError(CopilotError):
+    """The caller is known but its role (or agent id) does not allow this."""

@@ -5,8 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, computed_field, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    computed_field,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from copilot.domain import Role
+
+
+class ApiKey(BaseModel):
+    """One issued credential: the secret, its role and, for an agent, whose conversations."""
+
+    key: SecretStr = Field(min_length=16)
+    role: Role
+    agent_id: str | None = Field(default=None, min_length=1, max_length=128)
+    name: str | None = Field(default=None, description="Who holds it, for the logs.")
+
+    @model_validator(mode="after")
+    def _agent_needs_id(self) -> ApiKey:
+        if self.role is Role.AGENT and self.agent_id is None:
+            raise ValueError("an agent key needs the agent_id it acts for")
+        return self
 
 
 class Settings(BaseSettings):
@@ -60,6 +85,12 @@ class Settings(BaseSettings):
     # ``postgresql+psycopg://…``); unset means an SQLite file in ``data_dir``.
     database_url: str | None = None
 
+    # Access: API keys as JSON, e.g. COPILOT_API_KEYS='[{"key": "…", "role": "agent",
+    # "agent_id": "ana"}]'. With none, the service refuses to start unless open_access is set.
+    api_keys: list[ApiKey] = Field(default_factory=list)
+    open_access: bool = False
+    """Everyone is admin, no key needed: for a local demo only (logged as a warning at start)."""
+
     # Live service
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -90,6 +121,42 @@ class Settings(BaseSettings):
     shutdown_flush_s: PositiveFloat = 10.0
     ingest_demo_on_start: bool = True
     session_idle_s: PositiveFloat = 4 * 3600
+    gap_cluster_similarity: float = Field(default=0.88, gt=0.0, le=1.0)
+    """KB-gap questions join a group at this cosine to its centroid (query embeddings). With
+    multilingual-e5-small, paraphrases and translations of one question scored 0.85-0.97 and
+    unrelated customer questions 0.70-0.85; re-measure after changing the embedder."""
+
+    # Speech-to-text (voice). The model is loaded on the first call, never at start-up.
+    asr_enabled: bool = True
+    asr_model: str | None = None
+    """A manifest name or a faster-whisper (CTranslate2) folder; unset: the manifest's asr role."""
+    asr_threads: PositiveInt = 2
+    asr_workers: PositiveInt = 1
+    """Decodes at a time. One decode already keeps both cores busy (int8, 2 threads)."""
+    asr_beam_size: PositiveInt = 5
+    """Beam 5 beat greedy on Portuguese espeak-ng speech (WER 0.83 -> 0.33) at nearly the same
+    cost per call (shared/MODELS.md)."""
+    asr_window_s: PositiveFloat = 6.0
+    """Interim transcripts re-transcribe at most this many seconds of the current utterance."""
+    asr_step_s: PositiveFloat = 2.0
+    """How often an interim window is transcribed while someone speaks (~1.2 s per decode)."""
+    asr_window_max_new_tokens: PositiveInt = 48
+    """Bounds a looping decode of an interim window (6 s of speech is ~20-30 tokens)."""
+    asr_vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    asr_min_silence_ms: PositiveInt = 500
+    """Silence that ends an utterance (Silero VAD); the final turn follows right after it."""
+    asr_min_speech_ms: PositiveInt = 250
+    asr_speech_pad_ms: int = Field(default=200, ge=0)
+    asr_max_utterance_s: PositiveFloat = 20.0
+    asr_language_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    """Auto-detection (es/en/pt only) is trusted above this share; below it the call's or the
+    default language is used. Whisper base misdetected short espeak-ng clips at p=0.34-0.57."""
+    audio_frame_max_bytes: PositiveInt = 64_000
+    """A binary audio frame over this is refused (1 s of 16 kHz stereo PCM16 is 64,000 bytes)."""
+    transcribe_max_bytes: PositiveInt = 50 * 1024 * 1024
+    keep_audio: bool = False
+    """Keep live call audio as WAV under ``data_dir/audio`` (off: audio is never written)."""
+    audio_retention_days: PositiveInt = 7
 
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented idiom for derived fields
     @property

@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from copilot import __version__
 from copilot.api import error_handlers
+from copilot.api.auth import Authenticator
 from copilot.api.routes import conversations, health
 from copilot.api.state import AppState
 from copilot.api.websocket import conversation_stream
@@ -69,7 +70,11 @@ def create_app(
         settings: All configuration.
         embedder: An already loaded embedder; loaded from the manifest if None.
         reranker: An already loaded reranker; loaded from the manifest if None.
+
+    Raises:
+        ConfigError: No API keys are configured and open access is off.
     """
+    auth = Authenticator(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -151,6 +156,8 @@ def create_app(
         summary="Live agent assist: conversation turns in, evidence-backed suggestions out.",
         lifespan=lifespan,
     )
+    app.state.authenticator = auth
+    auth.log_mode()
     error_handlers.install(app)
     app.include_router(health.router)
     app.include_router(conversations.router)

@@ -10,9 +10,12 @@ from fastapi.responses import JSONResponse
 from copilot.errors import (
     CopilotError,
     DocumentNotFoundError,
+    ForbiddenError,
     FrameTooLargeError,
     InvalidMessageError,
     NotStartedError,
+    UnauthenticatedError,
+    UnknownConversationError,
     UnknownSuggestionError,
 )
 
@@ -21,9 +24,12 @@ logger = logging.getLogger(__name__)
 _STATUS: dict[type[CopilotError], tuple[int, str]] = {
     NotStartedError: (409, "not_started"),
     UnknownSuggestionError: (404, "unknown_suggestion"),
+    UnknownConversationError: (404, "unknown_conversation"),
     DocumentNotFoundError: (404, "unknown_document"),
     FrameTooLargeError: (413, "frame_too_large"),
     InvalidMessageError: (422, "invalid_message"),
+    UnauthenticatedError: (401, "unauthenticated"),
+    ForbiddenError: (403, "forbidden"),
 }
 
 
@@ -47,8 +53,11 @@ def install(app: FastAPI) -> None:
         state = getattr(request.app.state, "copilot", None)
         if state is not None:
             state.metrics.errors.labels(code).inc()
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(
-            {"type": "error", "code": code, "message": str(exc)}, status_code=status
+            {"type": "error", "code": code, "message": str(exc)},
+            status_code=status,
+            headers=headers,
         )
 
     app.add_exception_handler(CopilotError, handle)

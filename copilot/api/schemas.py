@@ -120,6 +120,21 @@ class SuggestionsMessage(BaseModel):
     suggestions: list[SuggestionOut]
 
 
+class TurnLoggedMessage(BaseModel):
+    """Server → client: a turn joined the conversation (sent by another client, REST or voice).
+
+    The text is the redacted form that was logged. The connection that sent a turn does not get
+    it back.
+    """
+
+    type: Literal["turn"] = "turn"
+    conversation_id: str
+    turn_id: str
+    speaker: Speaker
+    text: str
+    at: datetime
+
+
 class AckMessage(BaseModel):
     """Server → client: a message was accepted (``detail`` says how, e.g. ``duplicate``)."""
 
@@ -138,7 +153,8 @@ class ErrorMessage(BaseModel):
 
 
 ServerMessage = Annotated[
-    SuggestionsMessage | AckMessage | ErrorMessage, Field(discriminator="type")
+    SuggestionsMessage | TurnLoggedMessage | AckMessage | ErrorMessage,
+    Field(discriminator="type"),
 ]
 
 
@@ -149,7 +165,9 @@ class TurnIn(BaseModel):
     turn_id: Id
     speaker: Speaker
     text: str = Field(min_length=1)
-    agent_id: Id = "webhook"
+    agent_id: Id | None = Field(
+        default=None, description="Defaults to the key's agent, else 'webhook'."
+    )
     channel: str = Field(default="chat", max_length=32)
     client: str | None = Field(default=None, max_length=100)
     language: Language | None = None
@@ -164,3 +182,45 @@ class FeedbackIn(BaseModel):
     action: FeedbackAction
     final_text: str = ""
     reason: str | None = Field(default=None, max_length=500)
+
+
+class KbPassageOut(BaseModel):
+    """A passage found by a manual KB search (``GET /v1/kb/search``)."""
+
+    doc_id: str
+    title: str
+    section: str
+    snippet: str = Field(description="The first 400 characters of the passage.")
+    score: float = Field(description="Fused retrieval score; higher is better, can exceed 1.")
+    source: str = Field(description="The ingested file.")
+    language: str | None
+    client: str | None
+    url: str = Field(description="The document's passages: ``GET /v1/kb/documents/{doc_id}``.")
+
+
+class KbSearchOut(BaseModel):
+    """Result of ``GET /v1/kb/search``: best passage first, one per document."""
+
+    query: str
+    results: list[KbPassageOut]
+
+
+class KbDocumentPassage(BaseModel):
+    """One passage of a document, in reading order."""
+
+    ordinal: int
+    section: str
+    text: str
+
+
+class KbDocumentOut(BaseModel):
+    """A KB document with its passages (``GET /v1/kb/documents/{doc_id}``)."""
+
+    doc_id: str
+    title: str
+    source: str
+    language: str | None
+    client: str | None
+    tags: list[str]
+    text: str = Field(description="The document as ingested; lines starting with # are headings.")
+    passages: list[KbDocumentPassage]

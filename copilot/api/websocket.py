@@ -15,6 +15,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
+from copilot.api.auth import Principal, authenticator, ensure_owner, presented_token
 from copilot.api.error_handlers import status_and_code
 from copilot.api.schemas import (
     CLIENT_MESSAGE,
@@ -25,6 +26,7 @@ from copilot.api.schemas import (
     StartMessage,
     SuggestionOut,
     SuggestionsMessage,
+    TurnLoggedMessage,
     TurnMessage,
 )
 from copilot.api.state import AppState
@@ -34,12 +36,14 @@ from copilot.errors import (
     FrameTooLargeError,
     InvalidMessageError,
     NotStartedError,
+    UnauthenticatedError,
 )
-from copilot.service.session import ConversationSession, TurnResult
+from copilot.service.session import ConversationSession, SessionEvent, TurnResult
 
 logger = logging.getLogger(__name__)
 
 _TYPES = {"start", "turn", "feedback", "end"}
+_CLOSE_UNAUTHENTICATED = 4401  # 4000-4999: application codes; mirrors HTTP 401
 
 
 def suggestions_message(conversation_id: str, result: TurnResult) -> dict[str, Any]:
@@ -51,6 +55,19 @@ def suggestions_message(conversation_id: str, result: TurnResult) -> dict[str, A
         kb_gap=result.kb_gap,
         latency_ms=round(result.latency_ms, 1),
         suggestions=[SuggestionOut.of(s) for s in result.suggestions],
+    ).model_dump(mode="json")
+
+
+def event_frame(conversation_id: str, event: SessionEvent) -> dict[str, Any]:
+    """The server frame that tells a listener about a conversation event."""
+    if isinstance(event, TurnResult):
+        return suggestions_message(conversation_id, event)
+    return TurnLoggedMessage(
+        conversation_id=conversation_id,
+        turn_id=event.turn_id,
+        speaker=event.speaker,
+        text=event.text,
+        at=event.at,
     ).model_dump(mode="json")
 
 
@@ -73,9 +90,12 @@ def _validation_summary(exc: ValidationError) -> str:
 class _Connection:
     """One WebSocket connection to a conversation."""
 
-    def __init__(self, ws: WebSocket, state: AppState, conversation_id: str) -> None:
+    def __init__(
+        self, ws: WebSocket, state: AppState, conversation_id: str, principal: Principal
+    ) -> None:
         self.ws = ws
         self.state = state
+        self.principal = principal
         self.conversation_id = conversation_id
         self.session: ConversationSession | None = None
         self._send_lock = asyncio.Lock()
@@ -85,6 +105,10 @@ class _Connection:
         async with self._send_lock:
             if self.ws.application_state is WebSocketState.CONNECTED:
                 await self.ws.send_json(message)
+
+    async def on_event(self, event: SessionEvent) -> None:
+        """Listener of the conversation: forward an event as a frame."""
+        await self.send(event_frame(self.conversation_id, event))
 
     async def error(self, code: str, message: str, ref: str | None = None) -> None:
         self.state.metrics.errors.labels(code).inc()
@@ -129,6 +153,8 @@ class _Connection:
     ) -> bool:
         service = self.state.service
         if isinstance(message, StartMessage):
+            self.principal.check_agent(message.agent_id)
+            await ensure_owner(self.principal, service, self.conversation_id)
             session, resumed = await service.start(
                 self.conversation_id,
                 message.agent_id,
@@ -137,7 +163,7 @@ class _Connection:
                 message.language,
             )
             self.session = session
-            session.listeners.add(self.send)
+            session.listeners.add(self.on_event)
             await self.ack(message.id, "resumed" if resumed else "started")
             if session.latest is not None:
                 await self.send(suggestions_message(self.conversation_id, session.latest))
@@ -167,7 +193,11 @@ class _Connection:
         check_turn_length(message.text, self.state.settings.max_turn_chars)
         if message.speaker is not Speaker.CUSTOMER:
             accepted = await self.state.service.turn(
-                self.conversation_id, message.turn_id, message.speaker, message.text
+                self.conversation_id,
+                message.turn_id,
+                message.speaker,
+                message.text,
+                origin=self.on_event,
             )
             await self.ack(message.turn_id, "duplicate" if accepted.duplicate else "ok")
             return
@@ -181,7 +211,11 @@ class _Connection:
             return
         try:
             accepted = await self.state.service.turn(
-                self.conversation_id, message.turn_id, message.speaker, message.text
+                self.conversation_id,
+                message.turn_id,
+                message.speaker,
+                message.text,
+                origin=self.on_event,
             )
         except CopilotError as exc:
             _, code = status_and_code(exc)
@@ -197,8 +231,7 @@ class _Connection:
                 await self.send(suggestions_message(self.conversation_id, accepted.result))
         elif accepted.superseded:
             await self.ack(message.turn_id, "superseded")
-        elif accepted.result is not None:
-            await session.broadcast(suggestions_message(self.conversation_id, accepted.result))
+        # A fresh result was already broadcast to every listener, this connection included.
 
 
 async def conversation_stream(websocket: WebSocket, conversation_id: str) -> None:
@@ -208,7 +241,14 @@ async def conversation_stream(websocket: WebSocket, conversation_id: str) -> Non
         await websocket.close(code=1013)  # try again later: still starting
         return
     await websocket.accept()
-    conn = _Connection(websocket, state, conversation_id)
+    try:
+        principal = authenticator(websocket).principal(presented_token(websocket, allow_query=True))
+    except UnauthenticatedError as exc:
+        # Closed after accepting, so a browser sees the code and reason (a refused handshake
+        # shows only as a failed connection).
+        await websocket.close(code=_CLOSE_UNAUTHENTICATED, reason=str(exc))
+        return
+    conn = _Connection(websocket, state, conversation_id, principal)
     state.metrics.connections.inc()
     try:
         while True:
@@ -229,5 +269,5 @@ async def conversation_stream(websocket: WebSocket, conversation_id: str) -> Non
             await websocket.close(code=1011)
     finally:
         if conn.session is not None:
-            conn.session.listeners.discard(conn.send)
+            conn.session.listeners.discard(conn.on_event)
         state.metrics.connections.dec()

@@ -269,19 +269,33 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    open_access: Annotated[
+        bool,
+        typer.Option(
+            "--open-access",
+            help="No API keys: every caller is admin (a local demo; COPILOT_OPEN_ACCESS=true).",
+        ),
+    ] = False,
 ) -> None:
     """Run the live assist service (HTTP + WebSocket) on the configured KB and database.
 
     An empty KB is filled from the bundled demo KB first; the database schema is created or
-    upgraded with Alembic.
+    upgraded with Alembic. Callers need an API key from COPILOT_API_KEYS unless open access is on.
     """
     import uvicorn
 
     from copilot.api.app import create_app
 
     settings: Settings = ctx.obj
+    if open_access:
+        settings = settings.model_copy(update={"open_access": True})
+    try:
+        application = create_app(settings)
+    except CopilotError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
     uvicorn.run(
-        create_app(settings),
+        application,
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,  # keep the JSON logging configured above

@@ -18,7 +18,13 @@ from copilot.service.memory import Remembered, TeamMemory
 from copilot.service.metrics import ServiceMetrics
 from copilot.service.pipeline import TurnPipeline
 from copilot.service.restore import restore_session
-from copilot.service.session import ConversationSession, SessionRegistry, TurnResult
+from copilot.service.session import (
+    ConversationSession,
+    Listener,
+    SessionRegistry,
+    TurnLogged,
+    TurnResult,
+)
 from copilot.storage.conversation_repo import ConversationRepo
 from copilot.storage.feedback_repo import FeedbackRepo
 from copilot.storage.records import (
@@ -106,9 +112,17 @@ class AssistService:
         return session, resumed
 
     async def turn(
-        self, conversation_id: str, turn_id: str, speaker: Speaker, text: str
+        self,
+        conversation_id: str,
+        turn_id: str,
+        speaker: Speaker,
+        text: str,
+        origin: Listener | None = None,
     ) -> TurnAccepted:
         """Log a turn and, for a customer turn, compute its suggestions.
+
+        Every listener of the conversation hears of the turn (but ``origin``, which sent it) and of
+        the suggestions, whether the turn came by WebSocket, REST or voice.
 
         Raises:
             NotStartedError: The conversation was not started.
@@ -128,6 +142,7 @@ class AssistService:
             await TurnLogRepo(s).add_turn(record)
 
         self._writer.submit("turn", write_turn)
+        await session.broadcast(TurnLogged(turn_id, speaker, clean, record.created_at), skip=origin)
         if speaker is not Speaker.CUSTOMER:
             return TurnAccepted(turn_id)
         session.turn_texts[turn_id] = clean
@@ -148,6 +163,7 @@ class AssistService:
             )
             session.remember(result)
         self._log_outcome(session, outcome.confidence, result)
+        await session.broadcast(result)
         return TurnAccepted(turn_id, result)
 
     def _log_outcome(
@@ -255,6 +271,15 @@ class AssistService:
             session.agent_id,
         )
         await anyio.to_thread.run_sync(self._memory.add, [item])
+
+    async def owner(self, conversation_id: str) -> str | None:
+        """The agent a conversation belongs to, live or logged; None for a new conversation."""
+        session = self.registry.find(conversation_id)
+        if session is not None and not session.ended:
+            return session.agent_id
+        async with self._sessions() as s:
+            record = await ConversationRepo(s).get(conversation_id)
+        return record.agent_id if record is not None else None
 
     def end(self, conversation_id: str) -> None:
         """End the conversation (its later messages need a new ``start``)."""

@@ -7,12 +7,10 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from copilot.domain import DialogueTurn, Speaker, Suggestion
 from copilot.errors import NotStartedError
-
-Listener = Callable[[dict[str, object]], Awaitable[None]]
-"""Sends one server message (already a JSON-ready dict) to one connection."""
 
 
 @dataclass(slots=True)
@@ -24,6 +22,23 @@ class TurnResult:
     kb_gap: bool
     latency_ms: float
     suggestions: tuple[Suggestion, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnLogged:
+    """A turn was accepted into the conversation (its text already redacted)."""
+
+    turn_id: str
+    speaker: Speaker
+    text: str
+    at: datetime
+
+
+SessionEvent = TurnLogged | TurnResult
+"""What a conversation tells its listeners; the api layer turns each into a wire frame."""
+
+Listener = Callable[[SessionEvent], Awaitable[None]]
+"""Delivers one event to one connection (or other subscriber) of a conversation."""
 
 
 @dataclass(slots=True)
@@ -67,11 +82,13 @@ class ConversationSession:
         while len(self.turn_texts) > keep:
             self.turn_texts.popitem(last=False)
 
-    async def broadcast(self, message: dict[str, object]) -> None:
-        """Send a message to every connection of this conversation; a dead one is dropped."""
+    async def broadcast(self, event: SessionEvent, skip: Listener | None = None) -> None:
+        """Deliver an event to every listener but ``skip`` (its origin); a dead one is dropped."""
         for listener in list(self.listeners):
+            if listener == skip:  # bound methods are new objects each time: compare by ==
+                continue
             try:
-                await listener(message)
+                await listener(event)
             except (RuntimeError, OSError, ConnectionError):
                 self.listeners.discard(listener)
 

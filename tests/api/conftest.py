@@ -67,6 +67,7 @@ def service_settings(tmp_path: Path, kb_sources: Path, database_url: str) -> Set
         kb_source_dir=kb_sources,
         database_url=database_url,
         max_frame_bytes=4096,
+        open_access=True,
         _env_file=None,
     )
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import TypeAdapter
 
+from copilot.api.auth import AgentDep, Principal, SupervisorDep, authenticator, ensure_owner
 from copilot.api.deps import ServiceDep, StateDep
 from copilot.api.schemas import (
     CLIENT_MESSAGE,
@@ -30,15 +32,23 @@ _READ_FLUSH_S = 2.0
 
 @router.post("/conversations/{conversation_id}/turns")
 async def post_turn(
-    conversation_id: str, body: TurnIn, service: ServiceDep, state: StateDep
+    conversation_id: str,
+    body: TurnIn,
+    service: ServiceDep,
+    state: StateDep,
+    principal: AgentDep,
 ) -> SuggestionsMessage | AckMessage:
-    """Log a turn; a customer turn returns its suggestions (the conversation starts implicitly)."""
+    """Log a turn; a customer turn returns its suggestions (the conversation starts implicitly).
+
+    Listeners of the conversation's stream (the agent's panel) get the turn and its suggestions.
+    """
     check_turn_length(body.text, state.settings.max_turn_chars)
+    agent_id = body.agent_id or principal.agent_id or "webhook"
+    principal.check_agent(agent_id)
+    await ensure_owner(principal, service, conversation_id)
     session = service.registry.find(conversation_id)
     if session is None or session.ended:
-        await service.start(
-            conversation_id, body.agent_id, body.channel, body.client, body.language
-        )
+        await service.start(conversation_id, agent_id, body.channel, body.client, body.language)
     accepted = await service.turn(conversation_id, body.turn_id, body.speaker, body.text)
     if accepted.result is not None:
         return SuggestionsMessage.model_validate(
@@ -49,8 +59,11 @@ async def post_turn(
 
 
 @router.post("/conversations/{conversation_id}/feedback")
-async def post_feedback(conversation_id: str, body: FeedbackIn, service: ServiceDep) -> AckMessage:
+async def post_feedback(
+    conversation_id: str, body: FeedbackIn, service: ServiceDep, principal: AgentDep
+) -> AckMessage:
     """Record what the agent did with a suggestion (a repeat is acknowledged as ``duplicate``)."""
+    await ensure_owner(principal, service, conversation_id)
     recorded = await service.feedback(
         conversation_id, body.suggestion_id, body.action, body.final_text, body.reason
     )
@@ -58,8 +71,9 @@ async def post_feedback(conversation_id: str, body: FeedbackIn, service: Service
 
 
 @router.post("/conversations/{conversation_id}/end")
-async def post_end(conversation_id: str, service: ServiceDep) -> AckMessage:
+async def post_end(conversation_id: str, service: ServiceDep, principal: AgentDep) -> AckMessage:
     """End a conversation (frees its session; a later turn starts it again)."""
+    await ensure_owner(principal, service, conversation_id)
     service.end(conversation_id)
     return AckMessage(ref=conversation_id, detail="ended")
 
@@ -70,8 +84,11 @@ def _rows(records: list[Any]) -> list[dict[str, Any]]:
 
 
 @router.get("/conversations/{conversation_id}")
-async def get_conversation(conversation_id: str, state: StateDep) -> dict[str, Any]:
+async def get_conversation(
+    conversation_id: str, state: StateDep, principal: AgentDep
+) -> dict[str, Any]:
     """The logged turns, suggestions (with evidence) and feedback of one conversation."""
+    await ensure_owner(principal, state.service, conversation_id)
     await state.writer.flush(_READ_FLUSH_S)
     filters = LogFilters(conversation_id=conversation_id, limit=10_000)
     async with state.sessions() as s:
@@ -106,28 +123,50 @@ def log_filters(
 FiltersDep = Annotated[LogFilters, Depends(log_filters)]
 
 
+def _own(filters: LogFilters, principal: Principal) -> LogFilters:
+    """An agent lists only its own conversations' rows, whatever it asked for."""
+    return filters if principal.agent_id is None else replace(filters, agent_id=principal.agent_id)
+
+
 @router.get("/suggestions")
-async def list_suggestions(state: StateDep, filters: FiltersDep) -> list[dict[str, Any]]:
+async def list_suggestions(
+    state: StateDep, filters: FiltersDep, principal: AgentDep
+) -> list[dict[str, Any]]:
     """Suggestions, newest first, filtered by date range, agent, client and language."""
     await state.writer.flush(_READ_FLUSH_S)
     async with state.sessions() as s:
-        return _rows(await TurnLogRepo(s).list_suggestions(filters))
+        return _rows(await TurnLogRepo(s).list_suggestions(_own(filters, principal)))
 
 
 @router.get("/feedback")
-async def list_feedback(state: StateDep, filters: FiltersDep) -> list[dict[str, Any]]:
+async def list_feedback(
+    state: StateDep, filters: FiltersDep, principal: AgentDep
+) -> list[dict[str, Any]]:
     """Agent feedback, newest first, with edit distance and similarity."""
     await state.writer.flush(_READ_FLUSH_S)
     async with state.sessions() as s:
-        return _rows(await FeedbackRepo(s).list(filters))
+        return _rows(await FeedbackRepo(s).list(_own(filters, principal)))
 
 
 @router.get("/kb-gaps")
-async def list_kb_gaps(state: StateDep, filters: FiltersDep) -> list[dict[str, Any]]:
+async def list_kb_gaps(
+    state: StateDep, filters: FiltersDep, _: SupervisorDep
+) -> list[dict[str, Any]]:
     """Customer turns the KB could not answer with confidence (redacted text)."""
     await state.writer.flush(_READ_FLUSH_S)
     async with state.sessions() as s:
         return _rows(await TurnLogRepo(s).kb_gaps(filters))
+
+
+@router.get("/me")
+async def me(principal: AgentDep, request: Request) -> dict[str, Any]:
+    """Who the presented key belongs to (the panel learns its agent id here)."""
+    return {
+        "role": principal.role.value,
+        "agent_id": principal.agent_id,
+        "name": principal.name,
+        "open_access": authenticator(request).open_access,
+    }
 
 
 @router.get("/protocol/schema")
