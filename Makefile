@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test lint typecheck clean
+.PHONY: setup system-deps run test lint typecheck clean
 
 $(BIN)/copilot: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,7 +28,16 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: setup lint
+## Debian packages the tests drive for real: Chromium (browser tests), espeak-ng and sox (speech).
+SYSTEM_TOOLS := chromium espeak-ng sox
+system-deps:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing$$missing"; apt-get update -q && apt-get install -y -q $$missing; \
+	else echo "missing$$missing: install them (apt-get install$$missing) or their tests are skipped"; fi
+
+test: setup system-deps lint
 	$(BIN)/pytest
 
 clean:
