@@ -14,15 +14,23 @@ from threadpoolctl import threadpool_limits
 
 from copilot import __version__
 from copilot.api import error_handlers
+from copilot.api.audio import audio_stream
 from copilot.api.auth import Authenticator
-from copilot.api.routes import conversations, health
+from copilot.api.routes import conversations, health, pages, supervisor, transcribe
+from copilot.api.routes import kb as kb_routes
 from copilot.api.state import AppState
 from copilot.api.websocket import conversation_stream
 from copilot.kb import KnowledgeBase
+from copilot.models.asr import SpeechRecognizer
 from copilot.models.embedding import Embedder
 from copilot.models.language import LanguageDetector
 from copilot.models.loader import force_offline
-from copilot.models.registry import embedder_from_settings, reranker_from_settings
+from copilot.models.registry import (
+    asr_spec_from_settings,
+    embedder_from_settings,
+    recognizer_from_settings,
+    reranker_from_settings,
+)
 from copilot.models.reranker import Reranker
 from copilot.service.assist import AssistService
 from copilot.service.batching import MicroBatchEmbedder
@@ -31,6 +39,7 @@ from copilot.service.memory import Remembered, TeamMemory
 from copilot.service.metrics import ServiceMetrics
 from copilot.service.pipeline import TurnPipeline
 from copilot.service.session import SessionRegistry
+from copilot.service.voice import VoiceService
 from copilot.settings import Settings
 from copilot.storage.db import create_engine, session_factory, upgrade
 from copilot.storage.feedback_repo import FeedbackRepo
@@ -59,10 +68,29 @@ def _open_kb(
     return kb
 
 
+def _voice(
+    settings: Settings,
+    service: AssistService,
+    metrics: ServiceMetrics,
+    recognizer: SpeechRecognizer | None,
+) -> VoiceService | None:
+    """Voice if enabled: the ASR model is resolved now (fails at start-up), loaded on first use."""
+    if not settings.asr_enabled:
+        return None
+    if recognizer is None:
+        asr_spec_from_settings(settings)
+
+    def load() -> SpeechRecognizer:
+        return recognizer if recognizer is not None else recognizer_from_settings(settings)
+
+    return VoiceService(service, settings, metrics, load, Redactor())
+
+
 def create_app(
     settings: Settings,
     embedder: Embedder | None = None,
     reranker: Reranker | None = None,
+    recognizer: SpeechRecognizer | None = None,
 ) -> FastAPI:
     """Build the app; models are loaded by the lifespan (or shared in, for tests and benchmarks).
 
@@ -70,6 +98,7 @@ def create_app(
         settings: All configuration.
         embedder: An already loaded embedder; loaded from the manifest if None.
         reranker: An already loaded reranker; loaded from the manifest if None.
+        recognizer: An already loaded speech recogniser; else loaded on the first call.
 
     Raises:
         ConfigError: No API keys are configured and open access is off.
@@ -132,7 +161,10 @@ def create_app(
             metrics,
             sessions,
         )
-        app.state.copilot = AppState(settings, kb, service, writer, engine, sessions, metrics)
+        voice = _voice(settings, service, metrics, recognizer)
+        app.state.copilot = AppState(
+            settings, kb, service, writer, engine, sessions, metrics, voice
+        )
         logger.info(
             "service_ready kb_passages=%d memory=%d micro_batching=%s",
             kb.n_passages,
@@ -161,5 +193,10 @@ def create_app(
     error_handlers.install(app)
     app.include_router(health.router)
     app.include_router(conversations.router)
+    app.include_router(transcribe.router)
+    app.include_router(supervisor.router)
+    app.include_router(kb_routes.router)
+    pages.install(app)
     app.add_api_websocket_route("/v1/conversations/{conversation_id}/stream", conversation_stream)
+    app.add_api_websocket_route("/v1/conversations/{conversation_id}/audio", audio_stream)
     return app

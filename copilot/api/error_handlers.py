@@ -8,11 +8,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from copilot.errors import (
+    AudioFormatError,
     CopilotError,
     DocumentNotFoundError,
     ForbiddenError,
     FrameTooLargeError,
     InvalidMessageError,
+    ModelNotFoundError,
     NotStartedError,
     UnauthenticatedError,
     UnknownConversationError,
@@ -30,6 +32,8 @@ _STATUS: dict[type[CopilotError], tuple[int, str]] = {
     InvalidMessageError: (422, "invalid_message"),
     UnauthenticatedError: (401, "unauthenticated"),
     ForbiddenError: (403, "forbidden"),
+    AudioFormatError: (415, "invalid_audio"),
+    ModelNotFoundError: (503, "asr_unavailable"),
 }
 
 

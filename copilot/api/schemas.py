@@ -60,6 +60,52 @@ ClientMessage = Annotated[
 CLIENT_MESSAGE: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
+class StartAudioMessage(_Message):
+    """Audio client → server: opens a live call's audio stream (first frame of the socket).
+
+    The conversation is started (or resumed) as by ``start``. ``channels`` names the speaker of
+    each interleaved channel: one leg per stream, or both legs in one stereo stream.
+    """
+
+    type: Literal["start_audio"]
+    agent_id: Id
+    channel: str = Field(default="voice", max_length=32)
+    client: str | None = Field(default=None, max_length=100)
+    language: Language | None = None
+    sample_rate: Literal[8000, 16000] = 16000
+    encoding: Literal["pcm16", "mulaw"] = "pcm16"
+    channels: list[Speaker] = Field(
+        default_factory=lambda: [Speaker.CUSTOMER], min_length=1, max_length=2
+    )
+
+
+class EndAudioMessage(_Message):
+    """Audio client → server: the stream is over; pending utterances get their final text."""
+
+    type: Literal["end_audio"]
+
+
+AudioClientMessage = Annotated[StartAudioMessage | EndAudioMessage, Field(discriminator="type")]
+AUDIO_CLIENT_MESSAGE: TypeAdapter[AudioClientMessage] = TypeAdapter(AudioClientMessage)
+
+
+class TranscriptSegmentOut(BaseModel):
+    """One recognised segment of a recording; seconds from its start."""
+
+    speaker: Literal["customer", "agent", "unknown"]
+    start_s: float
+    end_s: float
+    text: str
+
+
+class TranscriptOut(BaseModel):
+    """Body of ``POST /v1/transcribe``: the redacted transcript of a recording."""
+
+    language: str
+    duration_s: float
+    segments: list[TranscriptSegmentOut]
+
+
 class EvidenceOut(BaseModel):
     """A KB passage behind a suggestion."""
 
@@ -135,6 +181,23 @@ class TurnLoggedMessage(BaseModel):
     at: datetime
 
 
+class TranscriptMessage(BaseModel):
+    """Server → client: live call speech as text (redacted), interim or final.
+
+    Interim frames of an ``utterance_id`` replace each other and only grow; the final one replaces
+    them all (its text may be empty for noise). Times are seconds since the leg's audio began.
+    """
+
+    type: Literal["transcript"] = "transcript"
+    conversation_id: str
+    utterance_id: str
+    speaker: Speaker
+    text: str
+    final: bool
+    start_s: float
+    end_s: float
+
+
 class AckMessage(BaseModel):
     """Server → client: a message was accepted (``detail`` says how, e.g. ``duplicate``)."""
 
@@ -153,7 +216,7 @@ class ErrorMessage(BaseModel):
 
 
 ServerMessage = Annotated[
-    SuggestionsMessage | TurnLoggedMessage | AckMessage | ErrorMessage,
+    SuggestionsMessage | TurnLoggedMessage | TranscriptMessage | AckMessage | ErrorMessage,
     Field(discriminator="type"),
 ]
 

@@ -10,6 +10,7 @@ from copilot.kb import KnowledgeBase
 from copilot.service.assist import AssistService
 from copilot.service.logwriter import LogWriter
 from copilot.service.metrics import ServiceMetrics
+from copilot.service.voice import VoiceService
 from copilot.settings import Settings
 
 
@@ -24,3 +25,4 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     metrics: ServiceMetrics
+    voice: VoiceService | None = None

@@ -26,6 +26,7 @@ from copilot.api.schemas import (
     StartMessage,
     SuggestionOut,
     SuggestionsMessage,
+    TranscriptMessage,
     TurnLoggedMessage,
     TurnMessage,
 )
@@ -38,7 +39,12 @@ from copilot.errors import (
     NotStartedError,
     UnauthenticatedError,
 )
-from copilot.service.session import ConversationSession, SessionEvent, TurnResult
+from copilot.service.session import (
+    ConversationSession,
+    SessionEvent,
+    TranscriptUpdate,
+    TurnResult,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +68,27 @@ def event_frame(conversation_id: str, event: SessionEvent) -> dict[str, Any]:
     """The server frame that tells a listener about a conversation event."""
     if isinstance(event, TurnResult):
         return suggestions_message(conversation_id, event)
+    if isinstance(event, TranscriptUpdate):
+        return transcript_message(conversation_id, event)
     return TurnLoggedMessage(
         conversation_id=conversation_id,
         turn_id=event.turn_id,
         speaker=event.speaker,
         text=event.text,
         at=event.at,
+    ).model_dump(mode="json")
+
+
+def transcript_message(conversation_id: str, event: TranscriptUpdate) -> dict[str, Any]:
+    """The ``transcript`` frame of live call speech."""
+    return TranscriptMessage(
+        conversation_id=conversation_id,
+        utterance_id=event.utterance_id,
+        speaker=event.speaker,
+        text=event.text,
+        final=event.final,
+        start_s=event.start_s,
+        end_s=event.end_s,
     ).model_dump(mode="json")
 
 

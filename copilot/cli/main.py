@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from copilot.cli import voice
 from copilot.cli.progress import progress_bar
 from copilot.domain import DialogueTurn, SearchFilters, SearchHit, SourceFile
 from copilot.errors import CopilotError
@@ -301,6 +302,10 @@ def serve(
         log_config=None,  # keep the JSON logging configured above
         ws_max_size=settings.max_frame_bytes * 4,
     )
+
+
+app.command("transcribe")(voice.transcribe)
+app.add_typer(voice.demo_app, name="demo")
 
 
 def run() -> None:

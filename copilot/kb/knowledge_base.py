@@ -281,6 +281,17 @@ class KnowledgeBase:
         """Every document with its metadata, version and number of passages."""
         return self._store.document_infos()
 
+    def document(self, doc_id: str) -> tuple[Document, list[Chunk]]:
+        """One document with its passages in reading order (for showing a suggestion's source).
+
+        Raises:
+            DocumentNotFoundError: No document has this id.
+        """
+        found = self._store.document(doc_id)
+        if found is None:
+            raise DocumentNotFoundError(f"no document {doc_id!r} in KB {self.settings.kb_name!r}")
+        return found
+
     @property
     def n_passages(self) -> int:
         """Number of passages in the index."""

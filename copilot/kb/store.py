@@ -221,6 +221,19 @@ class KbStore:
                 _to_document(r) for r in s.scalars(select(DocumentRow).order_by(DocumentRow.doc_id))
             ]
 
+    def document(self, doc_id: str) -> tuple[Document, list[Chunk]] | None:
+        """One document with its passages in reading order, or None when no such id is stored."""
+        with self._session() as s:
+            row = s.get(DocumentRow, doc_id)
+            if row is None:
+                return None
+            chunks = s.scalars(
+                select(ChunkRow).where(ChunkRow.doc_id == doc_id).order_by(ChunkRow.ordinal)
+            )
+            return _to_document(row), [
+                Chunk(c.doc_id, c.ordinal, c.section, c.text) for c in chunks
+            ]
+
     def document_infos(self) -> list[DocumentInfo]:
         """Every stored document's metadata and chunk count, ordered by id."""
         with self._session() as s:

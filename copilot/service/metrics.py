@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0)
+_ASR_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 
 
 class ServiceMetrics:
@@ -37,3 +38,25 @@ class ServiceMetrics:
         self.write_backlog = Gauge(
             "copilot_log_write_backlog", "Log writes waiting for the database.", registry=r
         )
+        self.asr_seconds = Histogram(
+            "copilot_asr_decode_seconds",
+            "Time of one speech-to-text decode.",
+            ["kind"],
+            buckets=_ASR_BUCKETS,
+            registry=r,
+        )
+        self.asr_final_delay = Histogram(
+            "copilot_asr_final_delay_seconds",
+            "Time from the end of speech to its final transcript.",
+            buckets=_ASR_BUCKETS,
+            registry=r,
+        )
+        self.asr_queue = Gauge(
+            "copilot_asr_queue", "Speech decodes waiting for the recogniser.", registry=r
+        )
+        self.asr_overload = Counter(
+            "copilot_asr_interim_skipped",
+            "Interim windows skipped because the recogniser was behind (overload).",
+            registry=r,
+        )
+        self.audio_calls = Gauge("copilot_audio_streams", "Open audio streams.", registry=r)

@@ -34,7 +34,22 @@ class TurnLogged:
     at: datetime
 
 
-SessionEvent = TurnLogged | TurnResult
+@dataclass(frozen=True, slots=True)
+class TranscriptUpdate:
+    """Live call speech as text: interim (grows while the person speaks) or final (redacted).
+
+    ``start_s`` and ``end_s`` are seconds since the leg's audio began.
+    """
+
+    utterance_id: str
+    speaker: Speaker
+    text: str
+    final: bool
+    start_s: float
+    end_s: float
+
+
+SessionEvent = TurnLogged | TurnResult | TranscriptUpdate
 """What a conversation tells its listeners; the api layer turns each into a wire frame."""
 
 Listener = Callable[[SessionEvent], Awaitable[None]]

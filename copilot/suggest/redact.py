@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeAlias
 
-_Classifier: TypeAlias = Callable[[re.Match[str]], str | None]
+_Finding: TypeAlias = tuple[str, int, int]
+"""A label and the span of the matched string that it replaces."""
+_Classifier: TypeAlias = Callable[[re.Match[str]], str | _Finding | None]
+"""A label for the match's ``pii`` group, a `_Finding` for another span, or None to keep it."""
 
 # Each pattern names the personal part ``pii``; text around it (a context word) is kept.
 _EMAIL = r"(?<![\w.%+-])(?P<pii>[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}[\w-]*)"
@@ -22,13 +25,12 @@ _RFC = (
     r"(?<![\w&])(?P<pii>[A-ZÑ&]{3,4}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])[A-Z\d]{3})"
     r"(?![\w&])"
 )
-_CARD = (
-    r"(?<![\w.,-])(?P<pii>"
-    r"\d{4}(?P<s1>[ -])\d{4}(?P=s1)\d{4}(?P=s1)\d{4}(?:(?P=s1)\d{1,3})?"  # 4-4-4-4(-3)
-    r"|\d{4}(?P<s2>[ -])\d{6}(?P=s2)\d{4,5}"  # 4-6-5 (Amex), 4-6-4 (Diners)
-    r"|\d{13,19})"
-    r"(?!\w|[.,-]\d)"
-)
+# Digit groups joined by single spaces, dashes, dots or commas: people (and speech recognition,
+# which regroups spoken digits at will: "4-532-0151-128-3-0366") write a card in any grouping.
+# `_find_card` picks the Luhn-valid stretch inside the run.
+_CARD = r"(?<![\w.,-])(?P<pii>\d+(?:[ .,-]\d+)*)(?!\w|[.,-]\d)"
+_CARD_LENGTHS = range(13, 20)
+_DIGIT_GROUP = re.compile(r"\d+")
 _BARE_DIGITS = r"(?<![\w.,/-])(?P<pii>\d{{{n}}})(?!\w|[.,/-]\d)"
 _SSN = r"(?<![\w-])(?P<pii>(?!000|666|9)\d{3}-(?!00)\d{2}-(?!0000)\d{4})(?!\w|-\d)"
 # National ids of CO/AR/PE/CL/BR are bare digits, so they count only after a context word.
@@ -48,7 +50,7 @@ _PHONE = (
     r"(?<![\w#$€£/.,+-])(?P<pii>"
     r"\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?[ .-]?\d{1,14}(?:[ .-]\d{2,5}){0,4}"  # +55 11 91234-5678
     r"|\(\d{2,4}\)[ .-]?\d{2,9}(?:[ .-]\d{2,5}){0,3}"  # (11) 91234-5678
-    r"|\d{2,5}(?:[ .-]\d{2,5}){1,4}"  # 300 123 4567, 011 15-1234-5678
+    r"|\d{1,8}(?:[ .-]\d{1,8}){1,14}"  # 300 123 4567, 011 15-1234-5678, spoken "3 0 0 1 2…"
     r"|\d{10,13}|9\d{8})"  # bare national numbers; 9xxxxxxxx is a PE/CL mobile
     r"(?![\w%]|[.,:/-]?\d)"
 )
@@ -117,7 +119,7 @@ class Redactor:
             _Rule(compile_(_RUT_FORMATTED), _if_valid("DNI", _rut_ok)),
             _Rule(compile_(_CURP), _always("CURP")),
             _Rule(compile_(_RFC), _always("RFC")),
-            _Rule(compile_(_CARD), _if_valid("CARD", _luhn_ok)),
+            _Rule(compile_(_CARD), _find_card),
             _Rule(compile_(_BARE_DIGITS.format(n=14)), _if_valid("CNPJ", _cnpj_ok)),
             _Rule(compile_(_BARE_DIGITS.format(n=11)), _if_valid("CPF", _cpf_ok)),
             _Rule(compile_(_SSN), _always("SSN")),
@@ -180,12 +182,13 @@ def redact_text(text: str, redactor: Redactor | None = None) -> str:
 
 def _apply(rule: _Rule, text: str, counts: dict[str, int]) -> str:
     def replace(match: re.Match[str]) -> str:
-        label = rule.classify(match)
-        if label is None:
+        found = rule.classify(match)
+        if found is None:
             return match[0]
+        label, start, end = (found, *match.span("pii")) if isinstance(found, str) else found
         counts[label] = counts.get(label, 0) + 1
-        whole, pii = match.span(), match.span("pii")
-        return f"{match.string[whole[0] : pii[0]]}[{label}]{match.string[pii[1] : whole[1]]}"
+        whole = match.span()
+        return f"{match.string[whole[0] : start]}[{label}]{match.string[end : whole[1]]}"
 
     if rule.barrier is None:
         return rule.pattern.sub(replace, text)
@@ -204,6 +207,46 @@ def _always(label: str) -> _Classifier:
 
 def _if_valid(label: str, check: Callable[[str], bool]) -> _Classifier:
     return lambda match: label if check(match["pii"]) else None
+
+
+def _find_card(match: re.Match[str]) -> _Finding | None:
+    """The longest Luhn-valid stretch of 13-19 digits in a run of digit groups.
+
+    Stretches of whole groups come first, so a neighbouring number in the same run (an expiry
+    date, a phone) is left to its own rule. A run of more than 19 digits in several groups cannot
+    be one number: speech recognition regroups and repeats spoken digits, so there any Luhn-valid
+    stretch of digits counts, and the groups it touches are masked.
+    """
+    base = match.start("pii")
+    groups = [(base + g.start(), base + g.end()) for g in _DIGIT_GROUP.finditer(match["pii"])]
+    texts = [match.string[a:b] for a, b in groups]
+    best: tuple[int, int, int] | None = None  # digits, first group, last group
+    for i in range(len(groups)):
+        joined = ""
+        for j in range(i, len(groups)):
+            joined += texts[j]
+            if len(joined) > _CARD_LENGTHS[-1]:
+                break
+            if len(joined) in _CARD_LENGTHS and (best is None or len(joined) > best[0]):
+                if _luhn_ok(joined):
+                    best = (len(joined), i, j)
+    if best is None:
+        digits = "".join(texts)
+        if len(groups) < 2 or len(digits) <= _CARD_LENGTHS[-1]:
+            return None
+        owner = [n for n, t in enumerate(texts) for _ in t]
+        best = next(
+            (
+                (length, owner[at], owner[at + length - 1])
+                for length in reversed(_CARD_LENGTHS)
+                for at in range(len(digits) - length + 1)
+                if _luhn_ok(digits[at : at + length])
+            ),
+            None,
+        )
+        if best is None:
+            return None
+    return "CARD", groups[best[1]][0], groups[best[2]][1]
 
 
 def _classify_id(match: re.Match[str]) -> str:

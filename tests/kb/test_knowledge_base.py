@@ -99,6 +99,21 @@ def test_changed_document_replaces_only_its_own_passages(
     assert filled_kb.n_passages == sum(d.n_chunks for d in filled_kb.list_documents())
 
 
+def test_document_returns_its_text_and_every_passage_a_search_can_cite(
+    filled_kb: KnowledgeBase,
+) -> None:
+    doc, passages = filled_kb.document("bank-es-bloqueo")
+    assert doc.doc_id == "bank-es-bloqueo"
+    assert doc.client == "bank"
+    assert [p.ordinal for p in passages] == sorted(p.ordinal for p in passages)
+    info = next(d for d in filled_kb.list_documents() if d.doc_id == "bank-es-bloqueo")
+    assert len(passages) == info.n_chunks
+    hit = filled_kb.search("me robaron la tarjeta", k=1)[0]
+    assert (hit.section, hit.text) in {(p.section, p.text) for p in passages}
+    with pytest.raises(DocumentNotFoundError, match="no-such-doc"):
+        filled_kb.document("no-such-doc")
+
+
 def test_removed_document_is_never_returned_again(
     filled_kb: KnowledgeBase, settings: Settings, e5: Embedder, detector: LanguageDetector
 ) -> None:

@@ -25,6 +25,16 @@ FINDINGS = [
     ("my card number is 4111111111111111 thanks", "4111111111111111", "CARD"),
     ("o cartão 5555 5555 5555 4444 foi recusado", "5555 5555 5555 4444", "CARD"),
     ("Amex 3782 822463 10005 please", "3782 822463 10005", "CARD"),
+    # cards as speech recognition writes spoken digits: any grouping, dots and commas too
+    ("Card number 4-532-0151-128-3-0366", "4-532-0151-128-3-0366", "CARD"),
+    ("mi tarjeta es 4111111 1111111 11 gracias", "4111111 1111111 11", "CARD"),
+    (
+        "o cartão 4 5 3 2 0 1 5 1 1 2 8 3 0 3 6 6 foi bloqueado",
+        "4 5 3 2 0 1 5 1 1 2 8 3 0 3 6 6",
+        "CARD",
+    ),
+    ("card 4,532,0151,1283,0366.", "4,532,0151,1283,0366", "CARD"),
+    ("tarjeta 4111.1111.1111.1111 por favor", "4111.1111.1111.1111", "CARD"),
     # e-mails
     ("mi correo es maria.gomez@gmail.com gracias", "maria.gomez@gmail.com", "EMAIL"),
     ("EMAIL: JUAN.PEREZ@HOTMAIL.COM", "JUAN.PEREZ@HOTMAIL.COM", "EMAIL"),
@@ -40,6 +50,10 @@ FINDINGS = [
     ("mi teléfono: 55-1234-5678", "55-1234-5678", "PHONE"),
     ("mi celular 3001234567", "3001234567", "PHONE"),
     ("mi celular es 987654321, llámame", "987654321", "PHONE"),
+    # phones spoken digit by digit or in odd groups
+    ("mi cel es 3 0 0 1 2 3 4 5 6 7", "3 0 0 1 2 3 4 5 6 7", "PHONE"),
+    ("meu celular é 11 9 1234 5678", "11 9 1234 5678", "PHONE"),
+    ("my number is 212 5550148", "212 5550148", "PHONE"),
     # Brazil
     ("meu CPF é 123.456.789-09", "123.456.789-09", "CPF"),
     ("CPF do titular 12345678909", "12345678909", "CPF"),
@@ -86,6 +100,8 @@ KEPT = [
     "cobraron 12.299.990 pesos",
     "CNPJ errado 12345678000100",  # 14 digits whose check digits fail
     "tengo 45 años y 2 hijos",
+    "Mi pedido 4111-1111-1111-111-2 no llegó",  # any grouping: still Luhn-checked
+    "the code is 1 2 3 4",  # too short for a phone
 ]
 
 
@@ -148,6 +164,34 @@ def test_several_findings_in_one_message_are_all_counted(redactor: Redactor) -> 
         "[CARD] el 25/11/2026. Pedido #100234567."
     )
     assert dict(result.counts) == {"EMAIL": 2, "PHONE": 1, "CEDULA": 1, "CARD": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "counts"),
+    [
+        # the expiry date beside the card is not swallowed
+        ("tarjeta 4111 1111 1111 1111 12 27 ok", "tarjeta [CARD] 12 27 ok", {"CARD": 1}),
+        ("4111 1111 1111 1111 1227", "[CARD] 1227", {"CARD": 1}),
+        # a phone and a card in one run of digits: each by its own rule
+        (
+            "call 3001234567 4111111111111111 now",
+            "call [PHONE] [CARD] now",
+            {"PHONE": 1, "CARD": 1},
+        ),
+        # Whisper on an espeak-ng card number: digits repeated and regrouped (28 digits)
+        (
+            "My card number is 4111111 1111111 1111 111 1111111 and it expires",
+            "My card number is [CARD] [PHONE] and it expires",
+            {"CARD": 1, "PHONE": 1},
+        ),
+    ],
+)
+def test_a_card_in_a_longer_run_of_digits_is_found_without_its_neighbours(
+    redactor: Redactor, text: str, expected: str, counts: dict[str, int]
+) -> None:
+    result = redactor.redact(text)
+    assert result.text == expected
+    assert dict(result.counts) == counts
 
 
 def test_cpf_and_card_take_precedence_over_phone(redactor: Redactor) -> None:

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from copilot.api.auth import AgentDep, Principal, SupervisorDep, authenticator, ensure_owner
 from copilot.api.deps import ServiceDep, StateDep
 from copilot.api.schemas import (
+    AUDIO_CLIENT_MESSAGE,
     CLIENT_MESSAGE,
     AckMessage,
     FeedbackIn,
@@ -171,8 +172,10 @@ async def me(principal: AgentDep, request: Request) -> dict[str, Any]:
 
 @router.get("/protocol/schema")
 async def protocol_schema() -> dict[str, Any]:
-    """JSON Schema of the WebSocket messages, client to server and server to client."""
+    """JSON Schema of the WebSocket messages: client to server (conversation and audio streams)
+    and server to client."""
     return {
         "client_to_server": CLIENT_MESSAGE.json_schema(),
         "server_to_client": TypeAdapter(ServerMessage).json_schema(),
+        "audio_client_to_server": AUDIO_CLIENT_MESSAGE.json_schema(),
     }

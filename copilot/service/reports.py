@@ -1,0 +1,235 @@
+"""`ReportService`: what the supervisor console shows, read from the logs and joined with the KB.
+
+Rates are shares of the suggestions that got a verdict (accepted + edited + rejected); suggestions
+shown without one are counted apart. Time buckets are whole UTC hours or days.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import anyio.to_thread
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from copilot.errors import UnknownConversationError
+from copilot.kb import KnowledgeBase
+from copilot.service.gap_groups import GapGroup, gap_groups
+from copilot.service.logwriter import LogWriter
+from copilot.storage.analytics_records import (
+    ConversationSummary,
+    EditedSuggestion,
+    ExportRow,
+    FeedbackCounts,
+    GroupBy,
+    TimeBucket,
+)
+from copilot.storage.analytics_repo import AnalyticsRepo
+from copilot.storage.conversation_repo import ConversationRepo
+from copilot.storage.feedback_repo import FeedbackRepo
+from copilot.storage.records import (
+    ConversationRecord,
+    FeedbackRecord,
+    LogFilters,
+    SuggestionRecord,
+    TurnRecord,
+)
+from copilot.storage.review_repo import ReviewRepo
+from copilot.storage.turn_log_repo import TurnLogRepo
+
+logger = logging.getLogger(__name__)
+
+HOURLY_UP_TO = timedelta(days=2)
+"""An automatic bucket is an hour when the range (or the data, for an open range) spans this."""
+_EMBED_BATCH = 16  # small calls let live turns' embeddings slip in between
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyPoint:
+    """Suggestion latency percentiles (milliseconds) of the customer turns in one bucket.
+
+    ``start`` is None for the whole range. Percentiles interpolate linearly between turns.
+    """
+
+    start: datetime | None
+    turns: int
+    p50: float
+    p95: float
+    p99: float
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyReport:
+    """Latency over the whole range and per time bucket (oldest first, empty buckets omitted)."""
+
+    bucket: TimeBucket
+    overall: LatencyPoint
+    points: list[LatencyPoint]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationDetail:
+    """Everything logged for one conversation; turns, suggestions and feedback oldest first."""
+
+    conversation: ConversationRecord
+    turns: list[TurnRecord]
+    suggestions: list[SuggestionRecord]
+    feedback: list[FeedbackRecord]
+
+
+def auto_bucket(first: datetime, last: datetime) -> TimeBucket:
+    """Hourly buckets for a span of at most `HOURLY_UP_TO`, daily ones beyond."""
+    return TimeBucket.HOUR if last - first <= HOURLY_UP_TO else TimeBucket.DAY
+
+
+def _percentiles(start: datetime | None, values: list[float]) -> LatencyPoint:
+    if not values:
+        return LatencyPoint(start, 0, 0.0, 0.0, 0.0)
+    p50, p95, p99 = (float(x) for x in np.percentile(values, [50, 95, 99]))
+    return LatencyPoint(start, len(values), round(p50, 1), round(p95, 1), round(p99, 1))
+
+
+class ReportService:
+    """Reads for supervisors; cheap to build per request (it holds no state of its own).
+
+    Each report first waits (briefly) for queued log writes, so it includes the latest turns.
+    Methods raise `StorageError` when the database cannot be reached.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        kb: KnowledgeBase,
+        writer: LogWriter,
+        gap_similarity: float,
+        flush_s: float = 2.0,
+    ) -> None:
+        self._sessions = sessions
+        self._kb = kb
+        self._writer = writer
+        self._gap_similarity = gap_similarity
+        self._flush_s = flush_s
+
+    async def _fresh(self) -> None:
+        await self._writer.flush(self._flush_s)
+
+    def _doc_tags(self) -> dict[str, tuple[str, ...]]:
+        return {d.doc_id: d.tags for d in self._kb.list_documents()}
+
+    async def rates(self, filters: LogFilters, group_by: GroupBy) -> list[FeedbackCounts]:
+        """Verdict counts per group, the largest first.
+
+        A ``topic`` is a KB tag of a document the suggestion cites, resolved through the KB as it
+        is now; a suggestion citing several tags counts once under each, and one citing no tagged
+        document (a clarifying question, say) under key None.
+        """
+        await self._fresh()
+        async with self._sessions() as s:
+            if group_by is not GroupBy.TOPIC:
+                return await AnalyticsRepo(s).feedback_counts(filters, group_by)
+            cited = await AnalyticsRepo(s).cited_documents(filters)
+        tags = await anyio.to_thread.run_sync(self._doc_tags)
+        tallies: dict[str | None, list[int]] = {}
+        for c in cited:
+            topics: set[str | None] = {t for d in c.doc_ids for t in tags.get(d, ())} or {None}
+            for topic in topics:
+                tally = tallies.setdefault(topic, [0, 0, 0, 0])
+                tally[0] += 1
+                if c.action is not None:
+                    tally[1 + ["accepted", "edited", "rejected"].index(c.action.value)] += 1
+        rows = [FeedbackCounts(k, *v) for k, v in tallies.items()]
+        rows.sort(key=lambda r: (-r.shown, r.key is None, r.key or ""))
+        return rows
+
+    async def rates_over_time(
+        self, filters: LogFilters, bucket: TimeBucket | None = None
+    ) -> tuple[TimeBucket, list[FeedbackCounts]]:
+        """Verdict counts per time bucket, oldest first; ``bucket`` None picks one by the span."""
+        await self._fresh()
+        async with self._sessions() as s:
+            repo = AnalyticsRepo(s)
+            if bucket is None and filters.since is not None:
+                bucket = auto_bucket(filters.since, filters.until or datetime.now(UTC))
+            if bucket is not None:
+                return bucket, await repo.feedback_over_time(filters, bucket)
+            daily = await repo.feedback_over_time(filters, TimeBucket.DAY)
+            if len(daily) > 2:
+                return TimeBucket.DAY, daily
+            return TimeBucket.HOUR, await repo.feedback_over_time(filters, TimeBucket.HOUR)
+
+    async def latency(self, filters: LogFilters, bucket: TimeBucket | None = None) -> LatencyReport:
+        """Percentiles of suggestion latency per customer turn, overall and per time bucket."""
+        await self._fresh()
+        async with self._sessions() as s:
+            turns = await AnalyticsRepo(s).turn_latencies(filters)
+        if bucket is None:
+            first = filters.since or (turns[0].created_at if turns else datetime.now(UTC))
+            last = filters.until or (turns[-1].created_at if turns else first)
+            bucket = auto_bucket(first, last)
+        per_bucket: dict[datetime, list[float]] = {}
+        for t in turns:
+            per_bucket.setdefault(bucket.start_of(t.created_at), []).append(t.latency_ms)
+        return LatencyReport(
+            bucket,
+            _percentiles(None, [t.latency_ms for t in turns]),
+            [_percentiles(start, values) for start, values in sorted(per_bucket.items())],
+        )
+
+    async def gaps(self, filters: LogFilters) -> list[GapGroup]:
+        """KB-gap and all-rejected customer questions, grouped by meaning, biggest group first.
+
+        Texts are embedded with the KB's query embedder (unit vectors) and grouped at
+        ``gap_similarity``; at most ``filters.limit`` turns of each kind are read.
+        """
+        await self._fresh()
+        async with self._sessions() as s:
+            turns = await ReviewRepo(s).gap_turns(filters)
+        if not turns:
+            return []
+        texts = list(dict.fromkeys(t.text for t in turns))
+        parts = []
+        for i in range(0, len(texts), _EMBED_BATCH):
+            batch = texts[i : i + _EMBED_BATCH]
+            parts.append(await anyio.to_thread.run_sync(self._kb.embedder.embed_queries, batch))
+        by_text = dict(zip(texts, np.concatenate(parts), strict=True))
+        vectors = np.stack([by_text[t.text] for t in turns])
+        groups = gap_groups(turns, vectors, self._gap_similarity)
+        logger.info("gap_groups_built turns=%d groups=%d", len(turns), len(groups))
+        return groups
+
+    async def most_edited(self, filters: LogFilters) -> list[EditedSuggestion]:
+        """Edited suggestions, least similar to what the agent sent first."""
+        await self._fresh()
+        async with self._sessions() as s:
+            return await AnalyticsRepo(s).most_edited(filters)
+
+    async def conversations(self, filters: LogFilters) -> list[ConversationSummary]:
+        """Conversations started in the range, newest first, with the size of their logs."""
+        await self._fresh()
+        async with self._sessions() as s:
+            return await ReviewRepo(s).conversations(filters)
+
+    async def conversation(self, conversation_id: str) -> ConversationDetail:
+        """Turns, suggestions with evidence, and feedback of one conversation.
+
+        Raises:
+            UnknownConversationError: no conversation is logged under that id.
+        """
+        await self._fresh()
+        filters = LogFilters(conversation_id=conversation_id, limit=10_000)
+        async with self._sessions() as s:
+            record = await ConversationRepo(s).get(conversation_id)
+            if record is None:
+                raise UnknownConversationError(f"no conversation {conversation_id} is logged")
+            turns = await TurnLogRepo(s).turns(conversation_id)
+            suggestions = await TurnLogRepo(s).list_suggestions(filters)
+            feedback = await FeedbackRepo(s).list(filters)
+        return ConversationDetail(record, turns, suggestions[::-1], feedback[::-1])
+
+    async def export(self, filters: LogFilters) -> list[ExportRow]:
+        """One row per suggestion, with its turn, verdict and evidence, newest first."""
+        await self._fresh()
+        async with self._sessions() as s:
+            return await ReviewRepo(s).export_rows(filters)

@@ -1,0 +1,183 @@
+"""Listings behind the supervisor console: KB-gap turns, conversations, and the log export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from copilot.domain import FeedbackAction, Speaker, SuggestionKind
+from copilot.storage.analytics_records import ConversationSummary, ExportRow, GapTurn
+from copilot.storage.db import storage_errors
+from copilot.storage.filters import conditions
+from copilot.storage.records import LogFilters
+from copilot.storage.report_query import cited_doc_ids, from_suggestions, turn_of_suggestion
+from copilot.storage.tables import ConversationRow, FeedbackRow, SuggestionRow, TurnRow
+
+_USED = (FeedbackAction.ACCEPTED.value, FeedbackAction.EDITED.value)
+
+
+class ReviewRepo:
+    """Log listings for supervisors; it never writes.
+
+    Methods raise `StorageError` when the database cannot be reached.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def gap_turns(self, filters: LogFilters) -> list[GapTurn]:
+        """Customer turns flagged as KB gaps, and those whose every verdict was a rejection.
+
+        Newest first, at most ``limit`` of each kind; ``since``/``until`` and ``language`` apply to
+        the turn, ``agent_id`` to the conversation.
+
+        Raises:
+            StorageError: the database cannot be reached.
+        """
+        where = conditions(
+            filters,
+            created_at=TurnRow.created_at,
+            language=TurnRow.language,
+            conversation_id=TurnRow.conversation_id,
+        )
+        base = (
+            select(TurnRow, ConversationRow.client)
+            .join(ConversationRow, ConversationRow.conversation_id == TurnRow.conversation_id)
+            .where(TurnRow.speaker == Speaker.CUSTOMER.value, *where)
+            .order_by(TurnRow.created_at.desc(), TurnRow.id.desc())
+            .limit(filters.limit)
+        )
+        used = func.sum(case((FeedbackRow.action.in_(_USED), 1), else_=0))
+        rejected = func.sum(case((FeedbackRow.action == FeedbackAction.REJECTED.value, 1), else_=0))
+        verdicts = (
+            select(SuggestionRow.conversation_id, SuggestionRow.turn_id)
+            .join(FeedbackRow, FeedbackRow.suggestion_id == SuggestionRow.suggestion_id)
+            .group_by(SuggestionRow.conversation_id, SuggestionRow.turn_id)
+            .having((rejected > 0) & (used == 0))
+            .subquery()
+        )
+        rejected_turns = base.join(
+            verdicts,
+            (verdicts.c.conversation_id == TurnRow.conversation_id)
+            & (verdicts.c.turn_id == TurnRow.turn_id),
+        ).where(TurnRow.kb_gap.is_not(true()))
+        out: list[GapTurn] = []
+        with storage_errors(self._session, "list gap turns"):
+            for reason, stmt in (
+                ("kb_gap", base.where(TurnRow.kb_gap == true())),
+                ("rejected", rejected_turns),
+            ):
+                for turn, client in (await self._session.execute(stmt)).all():
+                    out.append(
+                        GapTurn(
+                            turn.conversation_id,
+                            turn.turn_id,
+                            turn.text,
+                            turn.language,
+                            client,
+                            turn.created_at,
+                            turn.retrieval_confidence,
+                            reason,
+                        )
+                    )
+        out.sort(key=lambda g: g.created_at, reverse=True)
+        return out
+
+    async def conversations(self, filters: LogFilters) -> list[ConversationSummary]:
+        """Conversations started in the range, newest first, with the size of their logs.
+
+        ``language`` matches the conversation's language and ``agent_id`` its agent.
+
+        Raises:
+            StorageError: the database cannot be reached.
+        """
+        cid = ConversationRow.conversation_id
+
+        def count(column: Any, *where: ColumnElement[bool]) -> Any:
+            return select(func.count(column)).where(*where).correlate(ConversationRow)
+
+        stmt = (
+            select(
+                ConversationRow,
+                count(TurnRow.id, TurnRow.conversation_id == cid).scalar_subquery(),
+                count(
+                    SuggestionRow.suggestion_id, SuggestionRow.conversation_id == cid
+                ).scalar_subquery(),
+                count(FeedbackRow.id, FeedbackRow.conversation_id == cid).scalar_subquery(),
+                count(
+                    TurnRow.id, TurnRow.conversation_id == cid, TurnRow.kb_gap == true()
+                ).scalar_subquery(),
+            )
+            .where(
+                *conditions(
+                    filters,
+                    created_at=ConversationRow.started_at,
+                    language=ConversationRow.language,
+                    conversation_id=cid,
+                )
+            )
+            .order_by(ConversationRow.started_at.desc(), cid)
+            .limit(filters.limit)
+            .offset(filters.offset)
+        )
+        with storage_errors(self._session, "list conversations"):
+            rows = (await self._session.execute(stmt)).all()
+        return [
+            ConversationSummary(row.to_record(), int(t), int(s), int(f), int(g))
+            for row, t, s, f, g in rows
+        ]
+
+    async def export_rows(self, filters: LogFilters) -> list[ExportRow]:
+        """One row per suggestion, with its turn and verdict: newest first, at most ``limit``.
+
+        Raises:
+            StorageError: the database cannot be reached.
+        """
+        stmt = from_suggestions(
+            select(SuggestionRow, TurnRow, ConversationRow, FeedbackRow), filters
+        )
+        stmt = (
+            stmt.join(TurnRow, turn_of_suggestion())
+            .order_by(
+                SuggestionRow.created_at.desc(), SuggestionRow.rank, SuggestionRow.suggestion_id
+            )
+            .limit(filters.limit)
+            .offset(filters.offset)
+        )
+        with storage_errors(self._session, "export logs"):
+            rows = (await self._session.execute(stmt)).all()
+        return [_export_row(s, t, c, f) for s, t, c, f in rows]
+
+
+def _export_row(
+    s: SuggestionRow, t: TurnRow, c: ConversationRow, f: FeedbackRow | None
+) -> ExportRow:
+    return ExportRow(
+        conversation_id=c.conversation_id,
+        agent_id=f.agent_id if f is not None else c.agent_id,
+        client=c.client,
+        channel=c.channel,
+        turn_id=t.turn_id,
+        speaker=Speaker(t.speaker),
+        turn_text=t.text,
+        turn_at=t.created_at,
+        kb_gap=t.kb_gap,
+        retrieval_confidence=t.retrieval_confidence,
+        suggestion_id=s.suggestion_id,
+        rank=s.rank,
+        kind=SuggestionKind(s.kind),
+        suggestion_text=s.text,
+        confidence=s.confidence,
+        language=s.language,
+        latency_ms=s.latency_ms,
+        suggested_at=s.created_at,
+        evidence_doc_ids=cited_doc_ids(s.evidence),
+        action=None if f is None else FeedbackAction(f.action),
+        final_text=None if f is None else f.final_text,
+        similarity=None if f is None else f.similarity,
+        edit_distance=None if f is None else f.edit_distance,
+        reason=None if f is None else f.reason,
+        feedback_at=None if f is None else f.created_at,
+    )

@@ -1,0 +1,1 @@
+"""Audio in, utterances out: decoding, resampling, voice activity, streaming utterances."""

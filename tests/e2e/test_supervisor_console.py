@@ -1,0 +1,144 @@
+"""The supervisor console in Chromium: rates, charts, gaps, edit diffs, drill-down, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import LiveServer
+
+pytestmark = pytest.mark.e2e
+
+FOOTBALL = ("¿quién ganó el partido de fútbol ayer?", "¿cómo quedó el partido de fútbol de anoche?")
+EDITED = "Ya bloqueamos su Tarjeta Oro; la reposición llega en cinco días hábiles, sin costo."
+_UNNAMED_CONTROLS = """() => [...document.querySelectorAll("button, input, select, a")]
+    .filter((el) => el.offsetParent !== null)
+    .filter((el) => !(el.getAttribute("aria-label") || el.textContent.trim()
+        || (el.id && document.querySelector(`label[for="${el.id}"]`)) || el.closest("label")))
+    .map((el) => el.outerHTML.slice(0, 80))"""
+
+
+def _turn(server: LiveServer, conversation: str, text: str, agent: str) -> dict[str, Any]:
+    body = {
+        "turn_id": "t1",
+        "speaker": "customer",
+        "text": text,
+        "client": "bank",
+        "agent_id": agent,
+    }
+    url = f"{server.url}/v1/conversations/{conversation}/turns"
+    response = httpx.post(url, json=body, timeout=30.0)
+    assert response.status_code == 200, response.text
+    reply: dict[str, Any] = response.json()
+    return reply
+
+
+def _feedback(server: LiveServer, conversation: str, sid: str, action: str, text: str = "") -> None:
+    url = f"{server.url}/v1/conversations/{conversation}/feedback"
+    body = {"suggestion_id": sid, "action": action, "final_text": text}
+    assert httpx.post(url, json=body, timeout=10.0).json()["detail"] == "recorded"
+
+
+@pytest.fixture(scope="module")
+def seeded(live_server: LiveServer) -> dict[str, str]:
+    """One accepted, one edited and one rejected suggestion; two KB gaps about football."""
+    first: dict[str, str] = {}
+    for conversation, text, agent in (
+        ("con-acc", "me robaron la tarjeta oro", "ana"),
+        ("con-edit", "perdí mi tarjeta oro, ¿qué hago?", "ana"),
+        ("con-rej", "¿pueden bloquear mi tarjeta oro?", "beto"),
+        ("con-gap1", FOOTBALL[0], "beto"),
+        ("con-gap2", FOOTBALL[1], "ana"),
+    ):
+        first[conversation] = _turn(live_server, conversation, text, agent)["suggestions"][0]["id"]
+    _feedback(live_server, "con-acc", first["con-acc"], "accepted")
+    _feedback(live_server, "con-edit", first["con-edit"], "edited", EDITED)
+    _feedback(live_server, "con-rej", first["con-rej"], "rejected")
+    return first
+
+
+def _open(page: Page) -> None:
+    page.goto("/supervisor?lang=es")
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+
+
+def test_console_shows_rates_charts_gaps_and_edits(
+    page: Page, seeded: dict[str, str], artifacts: Path
+) -> None:
+    _open(page)
+    for action in ("accepted", "edited", "rejected"):
+        expect(page.get_by_test_id(f"rate-{action}")).to_have_text("33%")
+        expect(page.get_by_test_id(f"count-{action}")).to_have_text("1")
+    for chart in ("chart-rates", "chart-latency"):
+        datasets = page.evaluate(
+            "(id) => Chart.getChart(document.querySelector(`[data-testid=${id}]`))"
+            ".data.datasets.length",
+            chart,
+        )
+        assert datasets >= 3
+    drawn = page.evaluate(
+        "() => Chart.getChart(document.querySelector('[data-testid=chart-rates]'))"
+        ".data.datasets.slice(0, 3).map((d) => d.data.reduce((a, b) => a + b, 0))"
+    )
+    assert drawn == [1, 1, 1]
+    gaps = page.get_by_test_id("table-gaps")
+    football = gaps.locator(".tabulator-row").filter(has_text="partido de fútbol")
+    expect(football).to_have_count(1)
+    expect(football.locator(".tabulator-cell").first).to_have_text("2")
+    expect(gaps).to_contain_text("¿pueden bloquear mi tarjeta oro?")  # every verdict a rejection
+    agents = page.get_by_test_id("table-agent")
+    expect(agents.locator(".tabulator-row").filter(has_text="ana")).to_contain_text("50% (1)")
+    expect(page.get_by_test_id("table-topic")).to_contain_text("tarjeta-oro")
+    sent = page.get_by_test_id("diff-sent").first
+    expect(sent).to_have_text(EDITED)
+    assert sent.locator("ins").count() > 0
+    assert page.get_by_test_id("diff-suggested").first.locator("del").count() > 0
+    assert page.evaluate(_UNNAMED_CONTROLS) == []
+    page.screenshot(path=artifacts / "supervisor.png", full_page=True)
+
+
+def test_drill_down_refresh_and_export(
+    page: Page, live_server: LiveServer, seeded: dict[str, str], artifacts: Path
+) -> None:
+    page.goto("/supervisor?lang=en&agent_id=ana")
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    expect(page.get_by_test_id("filter-agent")).to_have_value("ana")
+    expect(page.get_by_test_id("rate-accepted")).to_have_text("50%")
+    expect(page.get_by_test_id("rate-rejected")).to_have_text("0%")
+
+    page.get_by_test_id("open-con-edit").click()
+    drill = page.get_by_test_id("drill-down")
+    expect(drill).to_be_visible()
+    expect(drill.get_by_test_id("drill-turn")).to_have_count(1)
+    expect(drill.get_by_test_id("drill-turn")).to_contain_text("perdí mi tarjeta oro")
+    expect(drill.get_by_test_id("drill-action").first).to_have_text("Edited")
+    expect(drill).to_contain_text(EDITED)
+    drill.locator("summary").first.click()
+    expect(drill.locator("details ul").first).to_contain_text("bank-es-bloqueo")
+    drill.screenshot(path=artifacts / "supervisor-drill-down.png")
+
+    with page.expect_download() as download_info:
+        page.get_by_test_id("export-csv").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text("utf-8"))))
+    assert {r["agent_id"] for r in rows} == {"ana"}
+    assert {r["action"] for r in rows} >= {"accepted", "edited"}
+    with page.expect_download() as json_info:
+        page.get_by_test_id("export-json").click()
+    exported = json.loads(Path(json_info.value.path()).read_text("utf-8"))
+    assert len(exported) == len(rows)
+
+    reply = _turn(live_server, "con-late", "me robaron la tarjeta oro otra vez", "ana")
+    _feedback(live_server, "con-late", reply["suggestions"][0]["id"], "accepted")
+    page.get_by_test_id("refresh").click()
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    expect(page.get_by_test_id("count-accepted")).to_have_text("2")
+    expect(page.get_by_test_id("rate-accepted")).to_have_text("67%")
