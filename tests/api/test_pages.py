@@ -26,6 +26,11 @@ def test_pages_are_html_without_a_build_step(client: TestClient, path: str) -> N
     assert "script-src 'self'" in response.headers["content-security-policy"]
 
 
+def test_the_bare_address_leads_to_the_demo(client: TestClient) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (307, "/demo")
+
+
 def test_every_module_a_page_loads_is_served(client: TestClient) -> None:
     for folder in ("panel", "demo"):
         for path in sorted((STATIC_DIR / folder).glob("*.js")):

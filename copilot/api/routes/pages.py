@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -30,6 +30,12 @@ def _page(*parts: str, csp: bool = True) -> FileResponse:
     if csp:
         headers["Content-Security-Policy"] = _CSP
     return FileResponse(STATIC_DIR.joinpath(*parts), headers=headers)
+
+
+@router.get("/")
+async def home() -> RedirectResponse:
+    """A newcomer who opens the bare address lands on the demo."""
+    return RedirectResponse("/demo")
 
 
 @router.get("/panel")
