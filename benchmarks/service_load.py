@@ -96,7 +96,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--modes", nargs="+", choices=list(MODES), default=list(MODES), help="in this order"
     )
     parser.add_argument("--micro-batch-max", type=int, default=16)
-    parser.add_argument("--micro-batch-wait-ms", type=float, default=2.0)
+    parser.add_argument("--micro-batch-wait-ms", type=float, default=0.0)
     parser.add_argument("--cpu-workers", type=int, default=2)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="kept across runs")
     parser.add_argument("--seed", type=int, default=0)

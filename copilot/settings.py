@@ -116,7 +116,10 @@ class Settings(BaseSettings):
     micro_batching: bool = True
     blas_threads: PositiveInt = 1
     micro_batch_max: PositiveInt = 16
-    micro_batch_wait_ms: float = Field(default=2.0, ge=0.0)
+    micro_batch_wait_ms: float = Field(default=0.0, ge=0.0)
+    """Extra wait for more queries before embedding a batch. 0: a batch is whatever queued while
+    the previous one ran. Measured at 50 / 200 concurrent conversations (5 s pacing): p95 143 ms /
+    1.9 s with 0, against 138 ms / 3.9 s with 2 ms (the wait costs every turn at light load)."""
     log_max_backoff_s: PositiveFloat = 30.0
     shutdown_flush_s: PositiveFloat = 10.0
     ingest_demo_on_start: bool = True
@@ -142,6 +145,11 @@ class Settings(BaseSettings):
     """How often an interim window is transcribed while someone speaks (~1.2 s per decode)."""
     asr_window_max_new_tokens: PositiveInt = 48
     """Bounds a looping decode of an interim window (6 s of speech is ~20-30 tokens)."""
+    asr_window_beam_size: PositiveInt = 1
+    """Interim windows decode greedily: their text is replaced by the final's (beam
+    ``asr_beam_size``) within seconds, and a cheaper window delays a final less."""
+    asr_max_batch: PositiveInt = 4
+    """Most waiting decodes of one kind (finals, or interim windows) run as one batched decode."""
     asr_vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     asr_min_silence_ms: PositiveInt = 500
     """Silence that ends an utterance (Silero VAD); the final turn follows right after it."""

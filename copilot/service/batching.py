@@ -28,11 +28,12 @@ class MicroBatchEmbedder:
 
     Embedding one short query costs nearly as much as embedding several: the model's per-call
     overhead dominates. A worker thread takes the first waiting request, gathers whatever else
-    arrives within ``max_wait_ms`` (up to ``max_batch`` texts), embeds them in one call and hands
-    each caller its rows. Passages (ingest) go straight through.
+    is queued or arrives within ``max_wait_ms`` (up to ``max_batch`` texts), embeds them in one
+    call and hands each caller its rows. With no wait, batches form by themselves under load:
+    what queued while one batch ran is the next. Passages (ingest) go straight through.
     """
 
-    def __init__(self, inner: Embedder, max_batch: int = 16, max_wait_ms: float = 2.0) -> None:
+    def __init__(self, inner: Embedder, max_batch: int = 16, max_wait_ms: float = 0.0) -> None:
         self.name = inner.name
         self.dim = inner.dim
         self._inner = inner

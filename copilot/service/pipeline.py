@@ -183,7 +183,11 @@ class TurnPipeline:
             used = _evidence(draft.used) + tuple(
                 e for e in evidence if e.doc_id != draft.used[0].doc_id
             )
-            add(draft.text, SuggestionKind.GROUNDED, confidence, used)
+            source_lang = draft.used[0].language
+            # No translation model ships on PyPI: a body quoted from a passage in another language
+            # says so, for the agent to translate before sending.
+            note = f"kb passage in {source_lang}" if source_lang and source_lang != lang else None
+            add(draft.text, SuggestionKind.GROUNDED, confidence, used, note)
         match = (
             self._memory.best(turn_vector, client, lang, self._s.memory_min_similarity)
             if turn_vector is not None

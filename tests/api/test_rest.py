@@ -216,3 +216,16 @@ def test_frame_limit_counts_bytes_not_characters(client: TestClient) -> None:
             f'{{"type": "turn", "turn_id": "t1", "speaker": "customer", "text": "{text}"}}'
         )
         assert ws.receive_json()["code"] == "frame_too_large"
+
+
+def test_a_draft_quoting_a_passage_in_another_language_says_so(client: TestClient) -> None:
+    """No translation model ships on PyPI: the agent is told the body needs translating."""
+    question = "¿cuánto cuesta el roaming con el Plan Básico?"
+    body = {"turn_id": "t1", "speaker": "customer", "text": question, "client": "telecom"}
+    reply = client.post("/v1/conversations/rest-x/turns", json=body).json()
+    grounded = next(s for s in reply["suggestions"] if s["kind"] == "grounded")
+    assert grounded["language"] == "es"
+    assert grounded["evidence"][0]["doc_id"] == "tel-en-roaming-basico"
+    assert grounded["origin"] == "kb passage in en"
+    same = _turn(client, "rest-y", "t1", "me robaron la tarjeta oro")
+    assert next(s for s in same["suggestions"] if s["kind"] == "grounded")["origin"] is None
