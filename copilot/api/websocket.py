@@ -7,21 +7,16 @@ turns are handled in tasks, so a newer turn can arrive (and supersede) while one
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
-from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
-from copilot.api.auth import Principal, authenticator, ensure_owner, presented_token
-from copilot.api.error_handlers import status_and_code
+from copilot.api.auth import Principal, ensure_owner
 from copilot.api.schemas import (
     CLIENT_MESSAGE,
-    AckMessage,
     EndMessage,
-    ErrorMessage,
     FeedbackMessage,
     StartMessage,
     SuggestionOut,
@@ -30,14 +25,13 @@ from copilot.api.schemas import (
     TurnLoggedMessage,
     TurnMessage,
 )
+from copilot.api.socket_base import JsonSocket, open_socket
 from copilot.api.state import AppState
 from copilot.domain import Speaker
 from copilot.errors import (
     CopilotError,
-    FrameTooLargeError,
     InvalidMessageError,
     NotStartedError,
-    UnauthenticatedError,
 )
 from copilot.service.session import (
     ConversationSession,
@@ -48,8 +42,7 @@ from copilot.service.session import (
 
 logger = logging.getLogger(__name__)
 
-_TYPES = {"start", "turn", "feedback", "end"}
-_CLOSE_UNAUTHENTICATED = 4401  # 4000-4999: application codes; mirrors HTTP 401
+_TYPES = frozenset({"start", "turn", "feedback", "end"})
 
 
 def suggestions_message(conversation_id: str, result: TurnResult) -> dict[str, Any]:
@@ -102,71 +95,30 @@ def check_turn_length(text: str, max_chars: int) -> None:
         raise InvalidMessageError(f"turn text over {max_chars} characters")
 
 
-def _validation_summary(exc: ValidationError) -> str:
-    # Field paths and reasons only: the offending values may hold customer data.
-    parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
-    return "; ".join(parts)
-
-
-class _Connection:
+class _Connection(JsonSocket):
     """One WebSocket connection to a conversation."""
 
     def __init__(
         self, ws: WebSocket, state: AppState, conversation_id: str, principal: Principal
     ) -> None:
-        self.ws = ws
-        self.state = state
-        self.principal = principal
-        self.conversation_id = conversation_id
+        super().__init__(ws, state, conversation_id, principal)
         self.session: ConversationSession | None = None
-        self._send_lock = asyncio.Lock()
         self.tasks: set[asyncio.Task[None]] = set()
-
-    async def send(self, message: dict[str, Any]) -> None:
-        async with self._send_lock:
-            if self.ws.application_state is WebSocketState.CONNECTED:
-                await self.ws.send_json(message)
 
     async def on_event(self, event: SessionEvent) -> None:
         """Listener of the conversation: forward an event as a frame."""
         await self.send(event_frame(self.conversation_id, event))
 
-    async def error(self, code: str, message: str, ref: str | None = None) -> None:
-        self.state.metrics.errors.labels(code).inc()
-        await self.send(ErrorMessage(code=code, message=message, ref=ref).model_dump(mode="json"))
-
-    async def ack(self, ref: str | None, detail: str = "ok") -> None:
-        await self.send(AckMessage(ref=ref, detail=detail).model_dump(mode="json"))
-
     async def frame(self, raw: str | bytes) -> bool:
         """Handle one frame; False once the conversation has ended."""
-        size = len(raw.encode()) if isinstance(raw, str) else len(raw)
-        if size > self.state.settings.max_frame_bytes:
-            too_large = FrameTooLargeError(
-                f"frame over {self.state.settings.max_frame_bytes} bytes"
-            )
-            await self.error(status_and_code(too_large)[1], str(too_large))
-            return True
-        try:
-            obj = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            await self.error("invalid_json", "frame is not valid JSON")
-            return True
-        ref = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else None
-        if not isinstance(obj, dict) or obj.get("type") not in _TYPES:
-            kind = obj.get("type") if isinstance(obj, dict) else None
-            await self.error("unknown_type", f"unknown message type {kind!r}", ref)
-            return True
-        try:
-            message = CLIENT_MESSAGE.validate_python(obj)
-        except ValidationError as exc:
-            await self.error("invalid_message", _validation_summary(exc), ref)
+        parsed = await self.parse(raw, _TYPES, CLIENT_MESSAGE)
+        message, ref = parsed
+        if message is None:
             return True
         try:
             return await self._dispatch(message)
         except CopilotError as exc:
-            _, code = status_and_code(exc)
-            await self.error(code, str(exc), ref or getattr(message, "turn_id", None))
+            await self.fail(exc, ref or getattr(message, "turn_id", None))
             return True
 
     async def _dispatch(
@@ -239,8 +191,7 @@ class _Connection:
                 origin=self.on_event,
             )
         except CopilotError as exc:
-            _, code = status_and_code(exc)
-            await self.error(code, str(exc), message.turn_id)
+            await self.fail(exc, message.turn_id)
             return
         except Exception:
             logger.exception("turn_failed conversation_id=%s", self.conversation_id)
@@ -257,18 +208,10 @@ class _Connection:
 
 async def conversation_stream(websocket: WebSocket, conversation_id: str) -> None:
     """Serve one WebSocket connection until the client leaves or sends ``end``."""
-    state: AppState | None = getattr(websocket.app.state, "copilot", None)
-    if state is None:
-        await websocket.close(code=1013)  # try again later: still starting
+    opened = await open_socket(websocket)
+    if opened is None:
         return
-    await websocket.accept()
-    try:
-        principal = authenticator(websocket).principal(presented_token(websocket, allow_query=True))
-    except UnauthenticatedError as exc:
-        # Closed after accepting, so a browser sees the code and reason (a refused handshake
-        # shows only as a failed connection).
-        await websocket.close(code=_CLOSE_UNAUTHENTICATED, reason=str(exc))
-        return
+    state, principal = opened
     conn = _Connection(websocket, state, conversation_id, principal)
     state.metrics.connections.inc()
     try:
