@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from sqlalchemy import create_engine
 from sqlalchemy import text as sql
 
 from copilot.api.app import create_app
+from copilot.api.routes.conversations import protocol_schema
 from copilot.models.embedding import Embedder
 from copilot.models.reranker import Reranker
 from copilot.settings import Settings
@@ -229,3 +232,13 @@ def test_a_draft_quoting_a_passage_in_another_language_says_so(client: TestClien
     assert grounded["origin"] == "kb passage in en"
     same = _turn(client, "rest-y", "t1", "me robaron la tarjeta oro")
     assert next(s for s in same["suggestions"] if s["kind"] == "grounded")["origin"] is None
+
+
+def test_the_published_schema_file_is_what_the_service_serves() -> None:
+    """docs/protocol.schema.json is for integrators without a running service: keep it current."""
+    published = json.loads((Path(__file__).parents[2] / "docs/protocol.schema.json").read_text())
+    assert asyncio.run(protocol_schema()) == published, (
+        "regenerate: python -c 'import asyncio, json; from copilot.api.routes.conversations "
+        "import protocol_schema; print(json.dumps(asyncio.run(protocol_schema()), indent=2))' "
+        "> docs/protocol.schema.json"
+    )
