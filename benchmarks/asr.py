@@ -14,9 +14,10 @@ sent:
 * end of speech -> the ``suggestions`` frame of that customer turn on the panel, p50/p95/max;
 * real-time factor: decode seconds (``copilot_asr_decode_seconds``, interim and final) / seconds of
   call audio streamed, and per call-second of one core;
-* whether the calls kept real time: the client's worst lag behind the 20-ms schedule, the most
-  decodes waiting (``copilot_asr_queue``, sampled each second), and the growth of the final delay
-  from the first to the last third of the utterances (a backlog grows; real time stays flat);
+* whether the calls kept real time: the client's worst lag behind the 20-ms schedule (< 0.5 s)
+  and the growth of the final delay from the first to the last third of the utterances (< 1 s: a
+  backlog grows, real time stays flat); the most decodes waiting (``copilot_asr_queue``, sampled
+  each second) is reported but is no criterion (waiting interim windows are skipped, not owed);
 * interim windows transcribed and skipped under overload (``copilot_asr_interim_skipped``).
 
 Baseline, same run, same calls, same server code: ``final_only`` restarts the server with
@@ -76,15 +77,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--suggestion-wait-s", type=float, default=20.0)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="kept across runs")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON result")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a Settings field for both modes, e.g. --set asr_max_batch=1 (repeatable)",
+    )
     return parser.parse_args(argv)
 
 
-def settings_for(mode: str, data_dir: Path) -> Settings:
-    """``copilot serve`` defaults, open access; ``final_only`` never runs an interim window."""
+def overrides(pairs: list[str]) -> dict[str, str]:
+    """``--set`` pairs as Settings keyword arguments (pydantic converts the strings)."""
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def settings_for(mode: str, data_dir: Path, extra: dict[str, str] | None = None) -> Settings:
+    """``copilot serve`` defaults (and ``extra``), open access; ``final_only`` has no windows."""
     step = MODES[mode]
-    extra: dict[str, Any] = {"asr_step_s": step} if step is not None else {}
+    fields: dict[str, Any] = dict(extra or {})
+    if step is not None:
+        fields["asr_step_s"] = step
     return Settings(
-        data_dir=data_dir, ingest_demo_on_start=True, open_access=True, _env_file=None, **extra
+        data_dir=data_dir, ingest_demo_on_start=True, open_access=True, _env_file=None, **fields
     )
 
 
@@ -165,7 +180,10 @@ async def run_level(
     growth = float(np.mean(thirds[1]) - np.mean(thirds[0])) if finals else None
     final_ms = pct([x * 1000 for x in finals])
     lag = max(log.max_send_lag_s for log in logs)
-    kept = bool(finals) and lag < 0.5 and growth is not None and growth < 1.0 and peak[0] <= n
+    # Real time is the caller's view: frames go out on schedule and finals do not fall further
+    # behind as the call goes on. The decode queue is no criterion: batching and held interim
+    # windows make a deep queue harmless, and skipped windows are counted on their own.
+    kept = bool(finals) and lag < 0.5 and growth is not None and growth < 1.0
     return {
         "calls": n,
         "audio_s": round(audio_s, 2),
@@ -203,7 +221,7 @@ async def bench(args: argparse.Namespace, console: Console) -> tuple[dict[str, A
     results: dict[str, list[Metrics]] = {}
     servers: Metrics = {}
     for mode in args.modes:
-        running = await start_server(settings_for(mode, args.data_dir))
+        running = await start_server(settings_for(mode, args.data_dir, overrides(args.set)))
         try:
             # One short call first: loads Whisper and warms the turn pipeline, not measured.
             warm = await stream_call(running.ws, f"asr-warm-{mode}", warm_script, 5.0)
@@ -285,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     streaming = results.get("streaming", [])
     real_time = [r["calls"] for r in streaming if r["kept_real_time"]]
     at_target = next((r for r in streaming if r["calls"] == TARGET_CALLS), None)
-    defaults = settings_for("streaming", args.data_dir)
+    defaults = settings_for("streaming", args.data_dir, overrides(args.set))
     report = {
         "benchmark": "asr",
         "date": started.isoformat(),
@@ -297,16 +315,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             "calls": args.calls,
             "customer_utterances_per_call": args.utterances,
             "modes_in_order": args.modes,
+            "overrides": overrides(args.set),
             "speech": "espeak-ng (es-419 130 wpm, en-us 140, pt-br 130) of "
             "demo_conversations.jsonl turns, customer left / agent right, 1 s between turns",
             "frames": "20-ms stereo PCM16 at 16 kHz, sent in real time",
             "asr": {
                 k: getattr(defaults, k)
-                for k in ("asr_threads", "asr_workers", "asr_beam_size", "asr_window_s")
+                for k in (
+                    "asr_threads",
+                    "asr_workers",
+                    "asr_beam_size",
+                    "asr_window_beam_size",
+                    "asr_window_max_new_tokens",
+                    "asr_max_batch",
+                    "asr_min_silence_ms",
+                    "asr_window_s",
+                )
             }
             | {"asr_step_s": {m: settings_for(m, args.data_dir).asr_step_s for m in MODES}},
-            "kept_real_time": "client lag < 0.5 s, final delay growth first -> last third < 1 s "
-            "and the decode queue never above the number of calls",
+            "kept_real_time": "client send lag < 0.5 s and final delay growth first -> last "
+            "third of the utterances < 1 s",
             "baseline": "final_only: asr_step_s=3600 (no interim windows), same server code",
         },
         "servers": servers,

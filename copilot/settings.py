@@ -133,26 +133,36 @@ class Settings(BaseSettings):
     asr_enabled: bool = True
     asr_model: str | None = None
     """A manifest name or a faster-whisper (CTranslate2) folder; unset: the manifest's asr role."""
-    asr_threads: PositiveInt = 2
-    asr_workers: PositiveInt = 1
-    """Decodes at a time. One decode already keeps both cores busy (int8, 2 threads)."""
+    asr_threads: PositiveInt = 1
+    """CPU threads of one decode. Live decodes are small (10-s encoder window): on 2 cores one
+    final took 0.41 s with 1 thread and 0.49 s with 2, and two at once 0.48 s in all."""
+    asr_workers: PositiveInt = 2
+    """Decodes at a time (the recogniser gets cpu_count // asr_threads CTranslate2 workers)."""
     asr_beam_size: PositiveInt = 5
     """Beam 5 beat greedy on Portuguese espeak-ng speech (WER 0.83 -> 0.33) at nearly the same
     cost per call (shared/MODELS.md)."""
     asr_window_s: PositiveFloat = 6.0
     """Interim transcripts re-transcribe at most this many seconds of the current utterance."""
     asr_step_s: PositiveFloat = 2.0
-    """How often an interim window is transcribed while someone speaks (~1.2 s per decode)."""
+    """How often an interim window is transcribed while someone speaks (~0.4 s per decode)."""
     asr_window_max_new_tokens: PositiveInt = 48
     """Bounds a looping decode of an interim window (6 s of speech is ~20-30 tokens)."""
+    asr_context_s: float = Field(default=10.0, ge=1.0, le=30.0)
+    """Shortest audio window the encoder sees for live decodes (the window is at least twice the
+    clip). Whisper's own is 30 s: 0.87 s of encoder per decode on two cores against 0.14 s for 10 s,
+    at the same word error rate on the test speech; below twice the clip it repeats sentences."""
     asr_window_beam_size: PositiveInt = 1
     """Interim windows decode greedily: their text is replaced by the final's (beam
     ``asr_beam_size``) within seconds, and a cheaper window delays a final less."""
     asr_max_batch: PositiveInt = 4
-    """Most waiting decodes of one kind (finals, or interim windows) run as one batched decode."""
+    """Most waiting decodes of one kind (finals, or interim windows) run as one batched decode.
+    Beam 5, 2 threads: 2 finals cost 0.71 s batched against 0.99 s one after the other, 4 cost
+    2.2 s against 2.9 s (the encoder gains nothing from a batch, the beam search does)."""
     asr_vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     asr_min_silence_ms: PositiveInt = 500
-    """Silence that ends an utterance (Silero VAD); the final turn follows right after it."""
+    """Silence that ends an utterance (Silero VAD); the final turn follows right after it. On
+    the espeak-ng demo calls (20 turns) 500 ms cut 25 utterances, 400 ms 27, 300 ms 36: shorter
+    silences split turns (benchmarks/asr_profile.py); real callers pause more than espeak-ng."""
     asr_min_speech_ms: PositiveInt = 250
     asr_speech_pad_ms: int = Field(default=200, ge=0)
     asr_max_utterance_s: PositiveFloat = 20.0

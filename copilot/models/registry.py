@@ -90,5 +90,9 @@ def recognizer_from_settings(settings: Settings) -> SpeechRecognizer:
     """
     spec = asr_spec_from_settings(settings)
     return load_recognizer(
-        spec, asr_folder(spec, settings), settings.asr_threads, settings.asr_beam_size
+        spec,
+        asr_folder(spec, settings),
+        settings.asr_threads,
+        settings.asr_beam_size,
+        settings.asr_context_s,
     )

@@ -14,8 +14,9 @@ from copilot.domain import Speaker
 from copilot.errors import CopilotError
 from copilot.models.asr import (
     Audio,
+    DecodeRequest,
+    LanguageGuess,
     SpeechRecognizer,
-    Transcription,
     choose_language,
 )
 from copilot.service.asr_scheduler import AsrScheduler, Priority
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 Notify = Callable[[TranscriptUpdate], Awaitable[None]]
 _MIN_DETECT_S = 1.0
+_IMMINENT_S = 0.1
+"""This much silence inside an utterance holds interim decodes back: its final may follow."""
 
 
 def tracker_settings(settings: Settings) -> TrackerSettings:
@@ -60,6 +63,12 @@ class _Leg:
     tracker: UtteranceTracker
     stable: dict[int, StableText] = field(default_factory=dict)
     finalised: int = 0  # utterances below this index have their final text
+    ending: bool = False  # told the scheduler a final may come any moment
+
+    def wants_window(self, index: int) -> bool:
+        """Whether an interim window of utterance ``index`` is still worth decoding."""
+        t = self.tracker
+        return t.in_speech and t.utterance == index and t.quiet_s < _IMMINENT_S
 
 
 class LiveCall:
@@ -125,12 +134,14 @@ class LiveCall:
         for leg, samples in zip(self._legs, channels, strict=True):
             for event in leg.tracker.push(samples):
                 self._on_event(leg, event)
+            self._expect(leg, leg.tracker.quiet_s >= _IMMINENT_S)
 
     async def finish(self) -> None:
         """End every open utterance and wait until their finals (and turns) are out."""
         for leg in self._legs:
             for event in leg.tracker.flush():
                 self._on_event(leg, event)
+            self._expect(leg, False)
         await self._finals.put(None)
         if self._finals_task is not None:
             await self._finals_task
@@ -139,6 +150,11 @@ class LiveCall:
         await asyncio.gather(*self._interims, *self._turns, return_exceptions=True)
         if self._recorder is not None:
             self._recorder.close()
+
+    def _expect(self, leg: _Leg, ending: bool) -> None:
+        if ending != leg.ending:
+            leg.ending = ending
+            self._scheduler.expect_final((self.call_id, leg.number), ending)
 
     def _on_event(self, leg: _Leg, event: WindowDue | UtteranceEnded) -> None:
         if isinstance(event, UtteranceEnded):
@@ -152,24 +168,35 @@ class LiveCall:
     def _utterance_id(self, leg: _Leg, index: int) -> str:
         return f"v{self.call_id}-{leg.speaker.value}-{index}"
 
-    def _decode(
-        self, audio: Audio, max_new_tokens: int | None, rec: SpeechRecognizer
-    ) -> Transcription:
-        language = self.language
-        if language is None:
-            fallback = self._settings.default_language
-            if len(audio) < _MIN_DETECT_S * 16_000:
-                language = fallback
-            else:
-                guess = rec.detect_language(audio)
-                language = choose_language(guess, self._settings.asr_language_threshold, fallback)
-                if language == guess.language:
-                    self.language = language  # trusted: keep it for the rest of the call
-        return rec.transcribe(audio, language, max_new_tokens)
+    async def _language(self, audio: Audio, priority: Priority) -> str:
+        """The call's language; detected on this clip (one encoder pass) until trusted."""
+        if self.language is not None:
+            return self.language
+        fallback = self._settings.default_language
+        if len(audio) < _MIN_DETECT_S * 16_000:
+            return fallback
+        guess = await self._scheduler.run(priority, partial(_detect, audio))
+        if guess is None:
+            return fallback
+        language = choose_language(guess, self._settings.asr_language_threshold, fallback)
+        if language == guess.language:
+            self.language = language  # trusted: keep it for the rest of the call
+        return language
 
     async def _interim(self, leg: _Leg, window: WindowDue) -> None:
-        work = partial(self._decode, window.audio, self._settings.asr_window_max_new_tokens)
-        result = await self._scheduler.run(Priority.INTERIM, work, key=(self.call_id, leg.number))
+        s = self._settings
+        request = DecodeRequest(
+            window.audio,
+            await self._language(window.audio, Priority.INTERIM),
+            s.asr_window_beam_size,
+            s.asr_window_max_new_tokens,
+        )
+        result = await self._scheduler.decode(
+            Priority.INTERIM,
+            request,
+            key=(self.call_id, leg.number),
+            wanted=partial(leg.wants_window, window.index),
+        )
         if result is None or window.index < leg.finalised:
             return
         stable = leg.stable.setdefault(window.index, StableText())
@@ -200,9 +227,9 @@ class LiveCall:
                 logger.exception("final_failed conversation_id=%s", self.conversation_id)
 
     async def _final(self, leg: _Leg, utterance: UtteranceEnded, speech_end: float) -> None:
-        result = await self._scheduler.run(
-            Priority.FINAL, partial(self._decode, utterance.audio, None)
-        )
+        priority = Priority.FINAL if leg.speaker is Speaker.CUSTOMER else Priority.AGENT_FINAL
+        language = await self._language(utterance.audio, priority)
+        result = await self._scheduler.decode(priority, DecodeRequest(utterance.audio, language))
         assert result is not None  # finals are never skipped
         leg.finalised = utterance.index + 1
         leg.stable.pop(utterance.index, None)
@@ -248,3 +275,7 @@ class LiveCall:
         session = self._assist.registry.find(self.conversation_id)
         if session is not None and not session.ended:
             await session.broadcast(update)
+
+
+def _detect(audio: Audio, recognizer: SpeechRecognizer) -> LanguageGuess:
+    return recognizer.detect_language(audio)

@@ -47,7 +47,14 @@ class VoiceService:
         self._settings = settings
         self._metrics = metrics
         self._redactor = redactor
-        self.scheduler = AsrScheduler(load, settings.asr_workers, metrics, settings.asr_step_s)
+        self.scheduler = AsrScheduler(
+            load,
+            settings.asr_workers,
+            metrics,
+            settings.asr_step_s,
+            max_batch=settings.asr_max_batch,
+            hold_s=settings.asr_min_silence_ms / 1000 + 0.2,
+        )
 
     def open_call(
         self,

@@ -96,6 +96,16 @@ class UtteranceTracker:
         """Whether an utterance is open."""
         return self._start is not None
 
+    @property
+    def utterance(self) -> int:
+        """Index of the open (or next) utterance of this leg."""
+        return self._index
+
+    @property
+    def quiet_s(self) -> float:
+        """Seconds of silence so far inside the open utterance (0 in speech or between them)."""
+        return _s(self._silence) if self._start is not None else 0.0
+
     def push(self, samples: Samples) -> list[TrackerEvent]:
         """Add audio; returns what became due, in order."""
         self._audio = np.concatenate([self._audio, samples])
