@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 
 from copilot.api.state import AppState
 from copilot.service.assist import AssistService
+from copilot.storage.records import LogFilters
 
 
 def get_state(request: Request) -> AppState:
@@ -25,3 +27,24 @@ def get_service(state: Annotated[AppState, Depends(get_state)]) -> AssistService
 
 StateDep = Annotated[AppState, Depends(get_state)]
 ServiceDep = Annotated[AssistService, Depends(get_service)]
+
+
+Since = Annotated[datetime | None, Query(description="Inclusive lower bound (ISO 8601).")]
+Until = Annotated[datetime | None, Query(description="Exclusive upper bound (ISO 8601).")]
+
+
+def range_filters(
+    since: Since = None,
+    until: Until = None,
+    agent_id: str | None = None,
+    client: str | None = None,
+    language: str | None = None,
+) -> LogFilters:
+    """The filter bar of every log listing and report: date range, agent, client, language.
+
+    Each route adds its own ``limit`` and ``offset`` bounds.
+    """
+    return LogFilters(since, until, agent_id, client, language)
+
+
+RangeFiltersDep = Annotated[LogFilters, Depends(range_filters)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import replace
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,7 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import TypeAdapter
 
 from copilot.api.auth import AgentDep, Principal, SupervisorDep, authenticator, ensure_owner
-from copilot.api.deps import ServiceDep, StateDep
+from copilot.api.deps import RangeFiltersDep, ServiceDep, StateDep
 from copilot.api.schemas import (
     AUDIO_CLIENT_MESSAGE,
     CLIENT_MESSAGE,
@@ -104,21 +103,13 @@ async def get_conversation(
     }
 
 
-Since = Annotated[datetime | None, Query(description="Inclusive lower bound (ISO 8601).")]
-Until = Annotated[datetime | None, Query(description="Exclusive upper bound (ISO 8601).")]
-
-
 def log_filters(
-    since: Since = None,
-    until: Until = None,
-    agent_id: str | None = None,
-    client: str | None = None,
-    language: str | None = None,
+    base: RangeFiltersDep,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> LogFilters:
     """The query parameters shared by every log listing."""
-    return LogFilters(since, until, agent_id, client, language, None, limit, offset)
+    return replace(base, limit=limit, offset=offset)
 
 
 FiltersDep = Annotated[LogFilters, Depends(log_filters)]

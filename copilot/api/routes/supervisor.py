@@ -19,11 +19,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from copilot.api.auth import require
-from copilot.api.deps import StateDep
+from copilot.api.deps import RangeFiltersDep, StateDep
 from copilot.domain import Role
 from copilot.service.reports import ReportService
 from copilot.storage.analytics_records import ExportRow, FeedbackCounts, GroupBy, TimeBucket
-from copilot.storage.records import LogFilters
 
 router = APIRouter(
     prefix="/v1/supervisor",
@@ -31,8 +30,6 @@ router = APIRouter(
     dependencies=[Depends(require(Role.SUPERVISOR))],
 )
 
-Since = Annotated[datetime | None, Query(description="Inclusive lower bound (ISO 8601).")]
-Until = Annotated[datetime | None, Query(description="Exclusive upper bound (ISO 8601).")]
 Offset = Annotated[int, Query(ge=0)]
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -57,17 +54,6 @@ class ExportFormat(StrEnum):
     JSON = "json"
 
 
-def report_filters(
-    since: Since = None,
-    until: Until = None,
-    agent_id: str | None = None,
-    client: str | None = None,
-    language: str | None = None,
-) -> LogFilters:
-    """The filter bar's query parameters (each route adds its own ``limit``)."""
-    return LogFilters(since, until, agent_id, client, language)
-
-
 def get_reports(state: StateDep) -> ReportService:
     """The report service over the app's database and KB."""
     return ReportService(
@@ -75,7 +61,6 @@ def get_reports(state: StateDep) -> ReportService:
     )
 
 
-FiltersDep = Annotated[LogFilters, Depends(report_filters)]
 ReportsDep = Annotated[ReportService, Depends(get_reports)]
 
 
@@ -108,7 +93,7 @@ def _json(value: Any) -> dict[str, Any]:
 @router.get("/rates")
 async def rates(
     reports: ReportsDep,
-    filters: FiltersDep,
+    filters: RangeFiltersDep,
     group_by: GroupBy = GroupBy.OVERALL,
     bucket: BucketChoice | None = None,
 ) -> dict[str, Any]:
@@ -126,7 +111,7 @@ async def rates(
 
 @router.get("/latency")
 async def latency(
-    reports: ReportsDep, filters: FiltersDep, bucket: BucketChoice = BucketChoice.AUTO
+    reports: ReportsDep, filters: RangeFiltersDep, bucket: BucketChoice = BucketChoice.AUTO
 ) -> dict[str, Any]:
     """Suggestion latency p50/p95/p99 (ms) of customer turns, overall and per time bucket."""
     return _json(await reports.latency(filters, bucket.bucket()))
@@ -135,7 +120,7 @@ async def latency(
 @router.get("/gaps")
 async def gaps(
     reports: ReportsDep,
-    filters: FiltersDep,
+    filters: RangeFiltersDep,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[dict[str, Any]]:
     """Customer questions the KB failed (KB gaps, all-rejected turns), grouped by meaning."""
@@ -146,7 +131,7 @@ async def gaps(
 @router.get("/most-edited")
 async def most_edited(
     reports: ReportsDep,
-    filters: FiltersDep,
+    filters: RangeFiltersDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:
@@ -158,7 +143,7 @@ async def most_edited(
 @router.get("/conversations")
 async def conversations(
     reports: ReportsDep,
-    filters: FiltersDep,
+    filters: RangeFiltersDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:
@@ -195,7 +180,7 @@ def _csv(rows: list[ExportRow]) -> str:
 @router.get("/export")
 async def export(
     reports: ReportsDep,
-    filters: FiltersDep,
+    filters: RangeFiltersDep,
     format: ExportFormat = ExportFormat.CSV,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
     offset: Offset = 0,
