@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import WebSocket, WebSocketDisconnect
-from starlette.websockets import WebSocketState
+from fastapi import WebSocket
 
 from copilot.api.auth import Principal, ensure_owner
 from copilot.api.schemas import (
@@ -34,6 +33,8 @@ _TYPES = frozenset({"start_audio", "end_audio"})
 class _AudioConnection(JsonSocket):
     """One audio WebSocket: its call once ``start_audio`` came."""
 
+    kind = "audio_stream"
+
     def __init__(
         self, ws: WebSocket, state: AppState, conversation_id: str, principal: Principal
     ) -> None:
@@ -42,6 +43,16 @@ class _AudioConnection(JsonSocket):
 
     async def on_transcript(self, update: TranscriptUpdate) -> None:
         await self.send(transcript_message(self.conversation_id, update))
+
+    async def handle(self, text: str | None, data: bytes | None) -> bool:
+        """Binary frames are audio, text frames control; False once ``end_audio`` was answered."""
+        if data is not None:
+            await self.audio(data)
+            return True
+        return await self.control(text or "")
+
+    async def closed(self) -> None:
+        await self.close_call()
 
     async def audio(self, data: bytes) -> None:
         limit = self.state.settings.audio_frame_max_bytes
@@ -115,23 +126,4 @@ async def audio_stream(websocket: WebSocket, conversation_id: str) -> None:
     if opened is None:
         return
     state, principal = opened
-    conn = _AudioConnection(websocket, state, conversation_id, principal)
-    try:
-        while True:
-            frame = await websocket.receive()
-            if frame["type"] == "websocket.disconnect":
-                break
-            data = frame.get("bytes")
-            if data is not None:
-                await conn.audio(data)
-            elif not await conn.control(frame.get("text") or ""):
-                await websocket.close(code=1000)
-                break
-    except WebSocketDisconnect:
-        pass
-    except Exception:
-        logger.exception("audio_stream_failed conversation_id=%s", conversation_id)
-        if websocket.application_state is WebSocketState.CONNECTED:
-            await websocket.close(code=1011)
-    finally:
-        await conn.close_call()
+    await _AudioConnection(websocket, state, conversation_id, principal).serve()

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any, TypeVar
 
-from fastapi import WebSocket
+from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import TypeAdapter, ValidationError
 from starlette.websockets import WebSocketState
 
@@ -22,6 +23,8 @@ from copilot.api.state import AppState
 from copilot.errors import CopilotError, FrameTooLargeError, UnauthenticatedError
 
 M = TypeVar("M")
+
+logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401  # 4000-4999: application codes; mirrors HTTP 401
 CLOSE_STARTING = 1013  # try again later: the service is still loading
@@ -49,7 +52,14 @@ def validation_summary(exc: ValidationError) -> str:
 
 
 class JsonSocket:
-    """One accepted, authenticated WebSocket to a conversation."""
+    """One accepted, authenticated WebSocket to a conversation.
+
+    A subclass handles frames (`handle`) and releases what it holds (`closed`); `serve` runs the
+    receive loop, so an unexpected failure closes the socket with 1011 the same way on each.
+    """
+
+    kind = "websocket"
+    """Names the socket in the failure log."""
 
     def __init__(
         self, ws: WebSocket, state: AppState, conversation_id: str, principal: Principal
@@ -107,3 +117,29 @@ class JsonSocket:
         except ValidationError as exc:
             await self.error("invalid_message", validation_summary(exc), ref)
             return None, ref
+
+    async def handle(self, text: str | None, data: bytes | None) -> bool:
+        """Handle one text or binary frame; False to close the socket normally (1000)."""
+        raise NotImplementedError
+
+    async def closed(self) -> None:
+        """Release what the connection holds; runs however the socket ended."""
+
+    async def serve(self) -> None:
+        """Receive frames until the client leaves or `handle` ends the conversation."""
+        try:
+            while True:
+                frame = await self.ws.receive()
+                if frame["type"] == "websocket.disconnect":
+                    break
+                if not await self.handle(frame.get("text"), frame.get("bytes")):
+                    await self.ws.close(code=1000)
+                    break
+        except WebSocketDisconnect:
+            pass
+        except Exception:
+            logger.exception("%s_failed conversation_id=%s", self.kind, self.conversation_id)
+            if self.ws.application_state is WebSocketState.CONNECTED:
+                await self.ws.close(code=1011)
+        finally:
+            await self.closed()

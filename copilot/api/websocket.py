@@ -10,8 +10,7 @@ import asyncio
 import logging
 from typing import Any
 
-from fastapi import WebSocket, WebSocketDisconnect
-from starlette.websockets import WebSocketState
+from fastapi import WebSocket
 
 from copilot.api.auth import Principal, ensure_owner
 from copilot.api.schemas import (
@@ -108,6 +107,15 @@ class _Connection(JsonSocket):
     async def on_event(self, event: SessionEvent) -> None:
         """Listener of the conversation: forward an event as a frame."""
         await self.send(event_frame(self.conversation_id, event))
+
+    async def handle(self, text: str | None, data: bytes | None) -> bool:
+        """Handle one frame (binary frames holding UTF-8 JSON too); False once it has ended."""
+        return await self.frame(text if text is not None else data or b"")
+
+    async def closed(self) -> None:
+        if self.session is not None:
+            self.session.listeners.discard(self.on_event)
+        self.state.metrics.connections.dec()
 
     async def frame(self, raw: str | bytes) -> bool:
         """Handle one frame; False once the conversation has ended."""
@@ -214,24 +222,4 @@ async def conversation_stream(websocket: WebSocket, conversation_id: str) -> Non
     state, principal = opened
     conn = _Connection(websocket, state, conversation_id, principal)
     state.metrics.connections.inc()
-    try:
-        while True:
-            frame = await websocket.receive()
-            if frame["type"] == "websocket.disconnect":
-                break
-            raw = frame.get("text")
-            if raw is None:
-                raw = frame.get("bytes") or b""
-            if not await conn.frame(raw):
-                await websocket.close(code=1000)
-                break
-    except WebSocketDisconnect:
-        pass
-    except Exception:
-        logger.exception("websocket_failed conversation_id=%s", conversation_id)
-        if websocket.application_state is WebSocketState.CONNECTED:
-            await websocket.close(code=1011)
-    finally:
-        if conn.session is not None:
-            conn.session.listeners.discard(conn.on_event)
-        state.metrics.connections.dec()
+    await conn.serve()
