@@ -1,5 +1,7 @@
 // Interface text of the panel in Spanish, English and Portuguese.
 
+import { browserLanguages, firstSupported, makeTranslator } from "../i18n-core.js";
+
 const STRINGS = {
   es: {
     title: "Copiloto",
@@ -210,7 +212,8 @@ const STRINGS = {
   },
 };
 
-export const LANGUAGES = Object.freeze(["es", "en", "pt"]);
+export { LANGUAGES, translatePage } from "../i18n-core.js";
+
 const STORED = "copilot:lang";
 
 /**
@@ -219,12 +222,7 @@ const STORED = "copilot:lang";
  * @returns {"es"|"en"|"pt"}
  */
 export function pickLanguage(params) {
-  const candidates = [params.get("lang"), safeGet(STORED), ...(navigator.languages || [navigator.language])];
-  for (const c of candidates) {
-    const base = (c || "").slice(0, 2).toLowerCase();
-    if (LANGUAGES.includes(base)) return /** @type {"es"|"en"|"pt"} */ (base);
-  }
-  return "es";
+  return firstSupported([params.get("lang"), safeGet(STORED), ...browserLanguages()]);
 }
 
 /** Remember the agent's choice for the next time the panel opens. */
@@ -247,18 +245,7 @@ function safeGet(key) {
 /**
  * A translator for one language; `{name}` placeholders are filled from `vars`.
  * @param {string} lang
- * @returns {(key: string, vars?: Record<string, string|number>) => string}
  */
 export function translator(lang) {
-  const table = STRINGS[lang] || STRINGS.es;
-  return (key, vars = {}) =>
-    (table[key] ?? STRINGS.en[key] ?? key).replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
-}
-
-/** Fill every `[data-i18n]` element's text (and `[data-i18n-label]`'s aria-label) under `root`. */
-export function translatePage(root, t) {
-  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-  for (const el of root.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
-  for (const el of root.querySelectorAll("[data-i18n-placeholder]"))
-    el.setAttribute("placeholder", t(el.dataset.i18nPlaceholder));
+  return makeTranslator(STRINGS, lang);
 }

@@ -1,5 +1,9 @@
 // Interface text of the supervisor console in Spanish, English and Portuguese.
 
+import { browserLanguages, firstSupported, makeTranslator } from "../i18n-core.js";
+
+export { translatePage } from "../i18n-core.js";
+
 const STRINGS = {
   es: {
     skip: "Ir al contenido",
@@ -251,22 +255,10 @@ const STRINGS = {
 
 /** The interface language: ?lang=, else the browser's, else Spanish. */
 export function pickLanguage(params) {
-  const wanted = [params.get("lang"), ...(navigator.languages || [navigator.language])];
-  for (const tag of wanted) {
-    const base = (tag || "").slice(0, 2).toLowerCase();
-    if (base in STRINGS) return base;
-  }
-  return "es";
+  return firstSupported([params.get("lang"), ...browserLanguages()]);
 }
 
 /** A translator for `lang`: t("key", {var: value}). */
 export function translator(lang) {
-  const table = STRINGS[lang] || STRINGS.es;
-  return (key, vars = {}) =>
-    (table[key] ?? STRINGS.en[key] ?? key).replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
-}
-
-/** Fill every [data-i18n] element's text under `root`. */
-export function applyStrings(root, t) {
-  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  return makeTranslator(STRINGS, lang);
 }

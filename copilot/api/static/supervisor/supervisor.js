@@ -6,7 +6,7 @@
 // Test hooks: [data-testid=rate-*], [data-testid=count-*], [data-testid=refresh]; body.dataset.ready
 // is "1" after each complete load ("0" while loading, "error" when a load failed).
 
-import { applyStrings, pickLanguage, translator } from "./i18n.js";
+import { pickLanguage, translatePage, translator } from "./i18n.js";
 
 /* global Chart, Tabulator, Diff */
 
@@ -429,7 +429,7 @@ function setLanguage(next) {
   t = translator(lang);
   document.documentElement.lang = lang;
   $("#ui-language").value = lang;
-  applyStrings(document, t);
+  translatePage(document, t);
   document.title = `Copilot · ${t("title")}`;
 }
 
