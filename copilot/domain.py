@@ -23,6 +23,15 @@ class DialogueTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class Confidence:
+    """How likely the first suggestion's evidence answers the turn, and whether to abstain."""
+
+    value: float
+    abstain: bool
+    features: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Document:
     """A knowledge-base document parsed from a source file, before chunking.
 
@@ -97,6 +106,10 @@ class SearchHit:
     language: str | None = None
     client: str | None = None
     tags: tuple[str, ...] = ()
+    dense: float = 0.0
+    """Cosine of the dense query with the passage (0 when it was not a dense candidate)."""
+    lexical: float = 0.0
+    """Scaled BM25 score in [0, 1] (0 when it was not a lexical candidate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +152,11 @@ class SuggestionKind(StrEnum):
     GROUNDED = "grounded"  # drafted from KB passages
     MEMORY = "memory"  # a reply the team accepted or wrote for a similar customer turn
     CLARIFY = "clarify"  # a question back, when retrieval confidence is low
+    MOVE = "move"  # a short reply to a greeting, thanks, closing or "are you there?"
+    ESCALATE = "escalate"  # a supervisor request or anger: the agent should escalate
+    # Evidence for the agent only (empty text, nothing to send): the best passage could not become
+    # a draft in the customer's language, e.g. it is in another language with no bundled translator.
+    REFERENCE = "reference"
 
 
 class Role(StrEnum):
@@ -164,7 +182,8 @@ class FeedbackAction(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """The KB passage behind a suggestion."""
+    """The KB passage behind a suggestion; ``language`` is the passage's (None when unknown), so
+    the agent sees when it differs from the customer's."""
 
     doc_id: str
     title: str
@@ -172,6 +191,7 @@ class Evidence:
     snippet: str
     score: float
     source: str
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

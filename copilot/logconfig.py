@@ -6,7 +6,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from copilot.suggest.redact import Redactor
+from copilot.privacy.redact import Redactor
 
 
 class JsonFormatter(logging.Formatter):

@@ -32,10 +32,10 @@ from copilot.models.registry import (
     reranker_from_settings,
 )
 from copilot.models.reranker import Reranker
+from copilot.privacy.redact import Redactor
 from copilot.service.assist import AssistService
 from copilot.service.batching import MicroBatchEmbedder
 from copilot.service.logwriter import LogWriter
-from copilot.service.memory import Remembered, TeamMemory
 from copilot.service.metrics import ServiceMetrics
 from copilot.service.pipeline import TurnPipeline
 from copilot.service.session import SessionRegistry
@@ -43,7 +43,7 @@ from copilot.service.voice import VoiceService
 from copilot.settings import Settings
 from copilot.storage.db import create_engine, session_factory, upgrade
 from copilot.storage.feedback_repo import FeedbackRepo
-from copilot.suggest.redact import Redactor
+from copilot.suggest.memory import Remembered, TeamMemory
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +68,23 @@ def _open_kb(
     return kb
 
 
+def _kb_published(kb: KnowledgeBase) -> frozenset[str]:
+    """Phones, e-mails and ids the KB itself prints: hotlines are not personal data, so the
+    redactor keeps them in turns, replies and team memory."""
+    texts = (
+        text
+        for info in kb.list_documents()
+        for text in (info.title, kb.document(info.doc_id)[0].text)
+    )
+    return Redactor().published_in(texts)
+
+
 def _voice(
     settings: Settings,
     service: AssistService,
     metrics: ServiceMetrics,
     recognizer: SpeechRecognizer | None,
+    redactor: Redactor,
 ) -> VoiceService | None:
     """Voice if enabled: the ASR model is resolved now (fails at start-up), loaded on first use."""
     if not settings.asr_enabled:
@@ -83,7 +95,7 @@ def _voice(
     def load() -> SpeechRecognizer:
         return recognizer if recognizer is not None else recognizer_from_settings(settings)
 
-    return VoiceService(service, settings, metrics, load, Redactor())
+    return VoiceService(service, settings, metrics, load, redactor)
 
 
 def create_app(
@@ -97,7 +109,8 @@ def create_app(
     Args:
         settings: All configuration.
         embedder: An already loaded embedder; loaded from the manifest if None.
-        reranker: An already loaded reranker; loaded from the manifest if None.
+        reranker: An already loaded reranker, used when ``settings.use_reranker`` (loaded from the
+            manifest if None).
         recognizer: An already loaded speech recogniser; else loaded on the first call.
 
     Raises:
@@ -120,8 +133,8 @@ def create_app(
             if embedder is not None
             else await anyio.to_thread.run_sync(embedder_from_settings, settings)
         )
-        rerank = reranker
-        if rerank is None:
+        rerank = reranker if settings.use_reranker else None
+        if rerank is None and settings.use_reranker:
             rerank = await anyio.to_thread.run_sync(reranker_from_settings, settings)
         batcher = (
             MicroBatchEmbedder(base, settings.micro_batch_max, settings.micro_batch_wait_ms)
@@ -132,6 +145,8 @@ def create_app(
         detector = LanguageDetector()
         kb = await anyio.to_thread.run_sync(_open_kb, settings, query_embedder, rerank, detector)
         memory = TeamMemory(query_embedder)
+        # Built once at start-up: documents added later are not allowlisted until a restart.
+        redactor = Redactor(await anyio.to_thread.run_sync(_kb_published, kb))
         async with sessions() as s:
             remembered = await FeedbackRepo(s).memory(None)
         items = [
@@ -157,11 +172,11 @@ def create_app(
             pipeline,
             memory,
             writer,
-            Redactor(),
+            redactor,
             metrics,
             sessions,
         )
-        voice = _voice(settings, service, metrics, recognizer)
+        voice = _voice(settings, service, metrics, recognizer, redactor)
         app.state.copilot = AppState(
             settings, kb, service, writer, engine, sessions, metrics, voice
         )

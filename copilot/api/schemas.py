@@ -115,6 +115,9 @@ class EvidenceOut(BaseModel):
     snippet: str
     score: float
     source: str
+    language: str | None = Field(
+        default=None, description="The passage's language; null when the KB does not know it."
+    )
 
     @classmethod
     def of(cls, e: Evidence) -> EvidenceOut:
@@ -126,6 +129,7 @@ class EvidenceOut(BaseModel):
             snippet=e.snippet,
             score=e.score,
             source=e.source,
+            language=e.language,
         )
 
 
@@ -133,7 +137,7 @@ class SuggestionOut(BaseModel):
     """One suggested reply."""
 
     id: str
-    text: str
+    text: str = Field(description="The reply to send; empty for a `reference` (evidence only).")
     kind: SuggestionKind
     confidence: float
     language: str

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from copilot.cli import voice
+from copilot.cli import evaluation, voice
 from copilot.cli.progress import progress_bar
 from copilot.domain import DialogueTurn, SearchFilters, SearchHit, SourceFile
 from copilot.errors import CopilotError
@@ -229,14 +229,41 @@ def kb_eval(
     ] = None,
     mode: Annotated[RetrievalMode, typer.Option(help="Retrieval stages.")] = RetrievalMode.RERANK,
     compare: Annotated[bool, typer.Option(help="Evaluate every mode and compare them.")] = False,
+    suite: Annotated[
+        Path | None,
+        typer.Option(
+            help="A folder of sets (each with kb.jsonl and cases.jsonl): evaluate the bundled set "
+            "and every set there, each in its own cached KB."
+        ),
+    ] = None,
+    baselines: Annotated[
+        bool, typer.Option(help="With --suite: also run the simple baselines on every set.")
+    ] = False,
+    calibrate: Annotated[
+        Path | None,
+        typer.Option(help="With --suite: fit the confidence model on the public sets, write it."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Measure retrieval: recall@1/5/10, MRR@10 and nDCG@10, overall and per language, plus latency.
 
-    With the bundled set and an empty KB, the bundled demo KB is ingested first.
+    With the bundled set and an empty KB, the bundled demo KB is ingested first. With --suite,
+    also abstention precision / recall, calibration error and the macro average over public sets.
     """
     settings: Settings = ctx.obj
+    if suite is not None:
+        with progress_bar(err, enabled=not as_json) as progress:
+            results = evaluation.evaluate_suite(
+                settings, suite, mode, baselines, calibrate, progress, err
+            )
+        if as_json:
+            _print_json(evaluation.suite_json(results))
+        else:
+            out.print(evaluation.suite_table(results))
+        return
     loaded = load_cases(cases or settings.eval_cases_path)
+    model = evaluation.confidence_model(settings, err)
+    judge = evaluation.judge_of(model) if model is not None else None
     with _open(ctx) as kb:
         if cases is None and kb.n_passages == 0:
             err.print(f"KB is empty: ingesting the demo KB from {settings.kb_source_dir}")
@@ -252,7 +279,7 @@ def kb_eval(
                 return kb.search(turns, 10, filters, m)
 
             with progress_bar(err, enabled=not as_json) as progress:
-                reports.append(evaluate(loaded, search, each.value, progress))
+                reports.append(evaluate(loaded, search, each.value, progress, judge))
     if as_json:
         _print_json(reports[0].to_json() if not compare else [r.to_json() for r in reports])
         return

@@ -17,8 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from copilot.errors import CopilotError
 from copilot.models.registry import recognizer_from_settings
+from copilot.privacy.redact import Redactor
 from copilot.settings import Settings
-from copilot.suggest.redact import Redactor
 from copilot.voice.files import read_channels
 from copilot.voice.formats import encode_pcm16
 from copilot.voice.transcript import FileTranscript, transcribe_recording

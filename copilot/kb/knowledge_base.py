@@ -313,7 +313,9 @@ class KnowledgeBase:
         """The retrieval query for a text or a conversation (see `build_query`)."""
         vocabulary = self._snapshot().vocabulary
         turns = [DialogueTurn(Speaker.CUSTOMER, query)] if isinstance(query, str) else query
-        return build_query(turns, vocabulary, self.settings.dialogue_turns)
+        return build_query(
+            turns, vocabulary, self.settings.dialogue_turns, self.settings.context_turns
+        )
 
     def search(
         self,
@@ -330,7 +332,7 @@ class KnowledgeBase:
             k: How many hits at most; one passage per document.
             filters: Client, language and tag restrictions.
             mode: Which retrieval stages run (default: hybrid with reranking).
-            query_vector: The embedding of ``query_for(query).text``, when already computed.
+            query_vector: The dense query of ``query_for(query)`` (`dense_vector`), when computed.
 
         Returns:
             Hits best first; empty for an empty KB or an empty query.

@@ -1,10 +1,20 @@
-"""Dialogue-aware queries: the last customer turn plus KB entities named earlier in the dialogue."""
+"""Dialogue-aware queries: the last customer turn, the recent dialogue, and KB entities named in it.
+
+A follow-up ("can I have their postcode?") names its subject turns ago, often in the agent's words.
+The dense query therefore mixes the embedding of the turn (what is asked) with that of the recent
+dialogue joined (what it is about): on public multi-turn sets whose KB has no entity metadata
+this is what finds the answer, while curated entity names, when the KB has them, still boost
+their documents.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
 
 from copilot.domain import DialogueTurn, DocumentInfo, Speaker
 from copilot.textnorm import fold
@@ -19,7 +29,10 @@ class RetrievalQuery:
     """What the retriever searches for.
 
     Attributes:
-        text: The query text (the last customer turn, prefixed with carried-over entity names).
+        text: The lexical query (the last customer turn, prefixed with carried-over entity names).
+        turn: The last customer turn as typed.
+        context: The recent dialogue joined, oldest first, ending with the turn; equal to ``turn``
+            for a single question.
         entities: Entity phrases in force, most recent first.
         boosts: Documents about those entities, with a weight in (0, 1]: an entity carried by one
             document (a product) weighs 1, a topic tag shared by four documents 0.25, so a specific
@@ -27,8 +40,31 @@ class RetrievalQuery:
     """
 
     text: str
+    turn: str = ""
+    context: str = ""
     entities: tuple[str, ...] = ()
     boosts: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def dense_texts(self) -> list[str]:
+        """What the dense query embeds: the turn, then the context when it adds anything."""
+        turn = self.turn or self.text
+        return [turn] if not self.context or self.context == turn else [turn, self.context]
+
+
+def dense_vector(vectors: NDArray[np.float32], context_weight: float) -> NDArray[np.float32]:
+    """The dense query from the embeddings of `RetrievalQuery.dense_texts`.
+
+    A weighted sum of the unit vectors of the turn and of the context, renormalised: its cosine
+    with a passage is a blend of both cosines, so a passage must match what is asked and what
+    it is about.
+    """
+    turn: NDArray[np.float32] = vectors[0]
+    if len(vectors) == 1:
+        return turn
+    mixed: NDArray[np.float32] = (1 - context_weight) * turn + context_weight * vectors[1]
+    norm = float(np.linalg.norm(mixed))
+    return (mixed / norm).astype(np.float32) if norm else turn
 
 
 class EntityVocabulary:
@@ -74,7 +110,10 @@ class EntityVocabulary:
 
 
 def build_query(
-    turns: Sequence[DialogueTurn], vocabulary: EntityVocabulary, max_turns: int = 4
+    turns: Sequence[DialogueTurn],
+    vocabulary: EntityVocabulary,
+    max_turns: int = 4,
+    context_turns: int = 4,
 ) -> RetrievalQuery:
     """Build the retrieval query from the last customer turn and the recent context.
 
@@ -88,6 +127,7 @@ def build_query(
         turns: The conversation so far, oldest first.
         vocabulary: The KB's entity names.
         max_turns: How many turns before the last customer turn are searched for entities.
+        context_turns: How many turns, the last customer turn included, form the dense context.
 
     Returns:
         The query; its text is empty when there is no turn.
@@ -112,8 +152,12 @@ def build_query(
             boosts[doc_id] = max(boosts.get(doc_id, 0.0), 1.0 / len(docs))
     prefix = " ".join(vocabulary.label(k) for k in carried[:2])
     text = f"{prefix}: {last}" if prefix else last
+    window = turns[max(0, last_idx + 1 - context_turns) : last_idx + 1]
+    context = " ".join(t.text.strip() for t in window if t.text.strip())
     return RetrievalQuery(
         text=text,
+        turn=last,
+        context=context,
         entities=tuple(vocabulary.label(k) for k in active),
         boosts=boosts,
     )

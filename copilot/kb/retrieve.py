@@ -13,7 +13,7 @@ from copilot.domain import NO_FILTERS, DocumentInfo, SearchFilters, SearchHit
 from copilot.kb.chunk import passage_text
 from copilot.kb.index import FaissIndex
 from copilot.kb.lexical import LexicalIndex
-from copilot.kb.query import RetrievalQuery
+from copilot.kb.query import RetrievalQuery, dense_vector
 from copilot.models.embedding import Embedder
 from copilot.models.reranker import Reranker
 from copilot.settings import Settings
@@ -49,6 +49,7 @@ class RetrievalParams:
     bm25_scale: float = 20.0
     entity_boost: float = 0.02
     rerank_weight: float = 0.3
+    context_weight: float = 0.7
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetrievalParams:
@@ -114,8 +115,8 @@ class Retriever:
     ) -> list[SearchHit]:
         """Best passages for the query, one per document, best first.
 
-        ``query_vector`` is the query's embedding when the caller already has it (the service embeds
-        each turn once and shares the vector with team memory).
+        ``query_vector`` is the dense query (`dense_vector`) when the caller already has it (the
+        service embeds each turn once and shares the turn's vector with team memory).
 
         Scores are fused (see `RetrievalParams`): roughly a cosine, comparable across queries of one
         KB.
@@ -130,7 +131,9 @@ class Retriever:
             qv = (
                 query_vector
                 if query_vector is not None
-                else self._embedder.embed_queries([query.text])[0]
+                else dense_vector(
+                    self._embedder.embed_queries(query.dense_texts), self._p.context_weight
+                )
             )
             scores, ids = self._dense.search(qv, p.dense_candidates, allowed)
             dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
@@ -161,7 +164,10 @@ class Retriever:
                 for (cid, s), r in zip(head, rerank, strict=True)
             ]
             best = sorted(rescored, key=lambda x: -x[1]) + best[len(head) :]
-        return [self._hit(cid, score) for cid, score in best[:k]]
+        return [
+            self._hit(cid, score, dense.get(cid, 0.0), lexical.get(cid, 0.0))
+            for cid, score in best[:k]
+        ]
 
     def relevance(self, text: str, hits: Sequence[SearchHit]) -> list[float] | None:
         """The reranker's score of each hit's passage for ``text``, or None without a reranker."""
@@ -190,7 +196,7 @@ class Retriever:
         doc = self._table.docs[self._table.doc_ids[row]]
         return passage_text(doc.title, self._table.sections[row], self._table.texts[row])
 
-    def _hit(self, cid: int, score: float) -> SearchHit:
+    def _hit(self, cid: int, score: float, dense: float, lexical: float) -> SearchHit:
         row = self._row[cid]
         doc = self._table.docs[self._table.doc_ids[row]]
         return SearchHit(
@@ -204,6 +210,8 @@ class Retriever:
             language=doc.language,
             client=doc.client,
             tags=doc.tags,
+            dense=float(dense),
+            lexical=float(lexical),
         )
 
 

@@ -11,10 +11,10 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from copilot.domain import FeedbackAction, Speaker, Suggestion
-from copilot.errors import UnknownSuggestionError
+from copilot.domain import FeedbackAction, Speaker, Suggestion, SuggestionKind
+from copilot.errors import InvalidMessageError, UnknownSuggestionError
+from copilot.privacy.redact import Redactor
 from copilot.service.logwriter import LogWriter
-from copilot.service.memory import Remembered, TeamMemory
 from copilot.service.metrics import ServiceMetrics
 from copilot.service.pipeline import TurnPipeline
 from copilot.service.restore import restore_session
@@ -34,7 +34,7 @@ from copilot.storage.records import (
     TurnRecord,
 )
 from copilot.storage.turn_log_repo import TurnLogRepo
-from copilot.suggest.redact import Redactor
+from copilot.suggest.memory import Remembered, TeamMemory
 
 logger = logging.getLogger(__name__)
 
@@ -224,12 +224,23 @@ class AssistService:
         Raises:
             NotStartedError: The conversation was not started.
             UnknownSuggestionError: This conversation never got that suggestion.
+            InvalidMessageError: A reference (evidence only) accepted, or edited with no
+                ``final_text``: it holds no reply to send.
         """
         session = self.registry.get(conversation_id)
         suggestion = session.suggestions.get(suggestion_id)
         if suggestion is None:
             raise UnknownSuggestionError(
                 f"suggestion {suggestion_id} was not sent in conversation {conversation_id}"
+            )
+        if suggestion.kind is SuggestionKind.REFERENCE and (
+            action is FeedbackAction.ACCEPTED
+            or (action is FeedbackAction.EDITED and not final_text)
+        ):
+            # A reference holds no reply: an accept would log (and learn) a reply nobody sent.
+            raise InvalidMessageError(
+                f"suggestion {suggestion_id} is a reference with no reply to accept: "
+                "reject it, or send the agent's own reply as an edit with final_text"
             )
         if suggestion_id in session.feedback_given:
             return False

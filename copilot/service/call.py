@@ -19,12 +19,12 @@ from copilot.models.asr import (
     SpeechRecognizer,
     choose_language,
 )
+from copilot.privacy.redact import Redactor
 from copilot.service.asr_scheduler import AsrScheduler, Priority
 from copilot.service.assist import AssistService
 from copilot.service.metrics import ServiceMetrics
 from copilot.service.session import TranscriptUpdate
 from copilot.settings import Settings
-from copilot.suggest.redact import Redactor
 from copilot.voice.formats import AudioFormat, FrameDecoder
 from copilot.voice.recording import CallRecorder
 from copilot.voice.stable import StableText

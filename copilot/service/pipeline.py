@@ -11,25 +11,18 @@ import anyio
 import anyio.to_thread
 import numpy as np
 from numpy.typing import NDArray
-from rapidfuzz import fuzz
 
-from copilot.domain import (
-    DialogueTurn,
-    Evidence,
-    SearchFilters,
-    SearchHit,
-    Suggestion,
-    SuggestionKind,
-)
+from copilot.domain import DialogueTurn, SearchFilters, SearchHit, Suggestion
 from copilot.kb import KnowledgeBase
-from copilot.kb.query import RetrievalQuery
+from copilot.kb.query import RetrievalQuery, dense_vector
 from copilot.models.embedding import Embedder
 from copilot.models.language import LanguageDetector
-from copilot.service.memory import TeamMemory
 from copilot.settings import Settings
-from copilot.suggest.draft import clarifying_question, grounded_answer
-
-SNIPPET_CHARS = 400
+from copilot.suggest.confidence import ConfidenceModel
+from copilot.suggest.memory import TeamMemory
+from copilot.suggest.moves import MoveDetector, MoveMatch, default_moves_path
+from copilot.suggest.registry import default_sources
+from copilot.suggest.sources import Candidate, SuggestionSource, TurnContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +32,10 @@ class _Prepared:
     text: str
     language: str
     query: RetrievalQuery
-    turn_vector: NDArray[np.float32] | None  # None: not needed (no carried entity, empty memory)
+    turn_vector: NDArray[np.float32]  # the turn as typed
     query_vector: NDArray[np.float32]
+    detected: str | None = None  # what the detector said, before any fallback
+    move: MoveMatch | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +50,13 @@ class TurnOutcome:
     suggestions: tuple[Suggestion, ...]
 
 
-def _evidence(hits: Sequence[SearchHit]) -> tuple[Evidence, ...]:
-    return tuple(
-        Evidence(h.doc_id, h.title, h.section, h.text[:SNIPPET_CHARS], round(h.score, 4), h.source)
-        for h in hits
-    )
-
-
 class TurnPipeline:
-    """Detect the language, retrieve, and draft grounded / team-memory / clarifying suggestions.
+    """Detect the language and move, retrieve, judge confidence, and ask the suggestion sources.
 
-    The CPU-bound part runs in a worker thread under a `CapacityLimiter`, so the event loop keeps
-    serving other conversations.
+    What to suggest is the sources' business (`copilot.suggest.registry`); the pipeline gathers
+    the facts they share, calls them in order and keeps the first ``suggestions_k``. The CPU-bound
+    part runs in a worker thread under a `CapacityLimiter`, so the event loop keeps serving other
+    conversations.
     """
 
     def __init__(
@@ -80,13 +70,21 @@ class TurnPipeline:
     ) -> None:
         self._kb = kb
         self._embedder = embedder
-        self._memory = memory
         self._detector = detector
         self._s = settings
         self._limiter = limiter
         # Embedding runs outside the CPU limiter: requests from many conversations must reach the
         # micro-batcher together for it to form batches.
         self._embed_limiter = anyio.CapacityLimiter(max(settings.micro_batch_max, 1))
+        self._confidence = ConfidenceModel.load(settings.confidence_model)
+        self._moves = MoveDetector(
+            settings.moves_path or default_moves_path(),
+            embedder,
+            settings.move_threshold,
+            settings.move_escalation_threshold,
+            cache_dir=settings.data_dir / "moves",
+        )
+        self._sources: tuple[SuggestionSource, ...] = default_sources(settings, self._moves, memory)
 
     async def suggest(
         self,
@@ -135,69 +133,70 @@ class TurnPipeline:
         alone = self._kb.search(text, k=1, filters=filters, query_vector=turn_vector)
         return not alone or alone[0].score < self._s.off_topic_score
 
-    def _confidence(self, score: float) -> float:
-        s = self._s
-        span = s.confidence_ceiling - s.confidence_floor
-        return round(min(max((score - s.confidence_floor) / span, 0.0), 1.0), 3)
-
     def _prepare(self, turns: list[DialogueTurn], language: str | None) -> _Prepared:
         text = turns[-1].text
-        lang = self._detector.detect(text) or language or self._s.default_language
+        detected = self._detector.detect(text)
+        lang = detected or language or self._s.default_language
         query = self._kb.query_for(turns)
-        # The turn on its own is embedded too only when team memory may need it (memory holds
-        # customer turns as they were typed); both go in one embedding call.
-        alone = query.text != text and len(self._memory) > 0
-        vectors = self._embedder.embed_queries([query.text, text] if alone else [query.text])
-        turn_vector = vectors[-1] if alone or query.text == text else None
-        return _Prepared(text, lang, query, turn_vector, vectors[0])
+        # One embedding call: the turn as typed (what moves and team memory compare) and, in a
+        # dialogue, the recent context that the dense query mixes in.
+        vectors = self._embedder.embed_queries(query.dense_texts)
+        turn_vector = vectors[0]
+        query_vector = dense_vector(vectors, self._s.context_weight)
+        move = self._moves.detect(text, turn_vector)
+        return _Prepared(text, lang, query, turn_vector, query_vector, detected, move)
 
-    def _compute(self, prepared: _Prepared, turn_id: str, client: str | None) -> TurnOutcome:
-        text, lang = prepared.text, prepared.language
-        turn_vector, query_vector = prepared.turn_vector, prepared.query_vector
+    def _context(self, prepared: _Prepared, client: str | None) -> TurnContext:
+        """The facts the sources share: a pure move is not searched, any other turn is."""
+        move = prepared.move
+        if move is not None and move.pure:
+            # Short turns often defeat the detector ("Hola", "oi"); the prototype's language then.
+            lang = prepared.detected or move.language
+            return TurnContext(
+                prepared.text, lang, client, prepared.turn_vector, (), move.score, False, move
+            )
+        text, turn_vector = prepared.text, prepared.turn_vector
         carried = prepared.query.text != text
         filters = SearchFilters(client=client)
         hits = self._kb.search(
-            prepared.query, k=self._s.suggestions_k, filters=filters, query_vector=query_vector
+            prepared.query,
+            k=self._s.suggestions_k,
+            filters=filters,
+            query_vector=prepared.query_vector,
         )
-        top = hits[0].score if hits else 0.0
-        gap = top < self._s.low_confidence_score
-        if carried and not gap:
-            gap = self._off_topic(text, hits, filters, turn_vector)
-        confidence = self._confidence(top)
-        evidence = _evidence(hits)
-        out: list[Suggestion] = []
-
-        def add(
-            text: str,
-            kind: SuggestionKind,
-            conf: float,
-            ev: tuple[Evidence, ...],
-            origin: str | None = None,
-        ) -> None:
-            out.append(Suggestion(uuid.uuid4().hex, turn_id, text, kind, conf, lang, ev, origin))
-
-        if gap:
-            add(clarifying_question(hits, lang), SuggestionKind.CLARIFY, confidence, evidence)
-        draft = grounded_answer(text, hits, lang)
-        if draft is not None:
-            used = _evidence(draft.used) + tuple(
-                e for e in evidence if e.doc_id != draft.used[0].doc_id
-            )
-            source_lang = draft.used[0].language
-            # No translation model ships on PyPI: a body quoted from a passage in another language
-            # says so, for the agent to translate before sending.
-            note = f"kb passage in {source_lang}" if source_lang and source_lang != lang else None
-            add(draft.text, SuggestionKind.GROUNDED, confidence, used, note)
-        match = (
-            self._memory.best(turn_vector, client, lang, self._s.memory_min_similarity)
-            if turn_vector is not None
-            else None
+        judged = self._confidence.judge(text, hits)
+        abstain = judged.abstain
+        if carried and not abstain:
+            abstain = self._off_topic(text, hits, filters, turn_vector)
+        return TurnContext(
+            text,
+            prepared.language,
+            client,
+            turn_vector,
+            tuple(hits),
+            round(judged.value, 3),
+            abstain,
+            move,
         )
-        if match is not None and not (
-            draft is not None and fuzz.ratio(match.item.reply_text, draft.text) >= 90
-        ):
-            origin = f"team memory: {match.item.agent_id}, suggestion {match.item.suggestion_id}"
-            add(
-                match.item.reply_text, SuggestionKind.MEMORY, round(match.similarity, 3), (), origin
+
+    def _compute(self, prepared: _Prepared, turn_id: str, client: str | None) -> TurnOutcome:
+        context = self._context(prepared, client)
+        candidates: tuple[Candidate, ...] = ()
+        for source in self._sources:
+            candidates += source.propose(context, candidates)
+        suggestions = tuple(
+            Suggestion(
+                uuid.uuid4().hex,
+                turn_id,
+                c.text,
+                c.kind,
+                c.confidence,
+                context.language,
+                c.evidence,
+                c.origin,
             )
-        return TurnOutcome(turn_id, lang, confidence, gap, 0.0, tuple(out[: self._s.suggestions_k]))
+            for c in candidates[: self._s.suggestions_k]
+        )
+        return TurnOutcome(
+            turn_id, context.language, context.confidence, context.abstain, 0.0, suggestions
+        )

@@ -14,6 +14,7 @@ import anyio.to_thread
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from copilot.domain import SuggestionKind
 from copilot.errors import UnknownConversationError
 from copilot.kb import KnowledgeBase
 from copilot.service.gap_groups import GapGroup, gap_groups
@@ -71,12 +72,16 @@ class LatencyReport:
 
 @dataclass(frozen=True, slots=True)
 class ConversationDetail:
-    """Everything logged for one conversation; turns, suggestions and feedback oldest first."""
+    """Everything logged for one conversation; turns, suggestions and feedback oldest first.
+
+    ``escalations`` counts the customer turns that got an ``escalate`` suggestion.
+    """
 
     conversation: ConversationRecord
     turns: list[TurnRecord]
     suggestions: list[SuggestionRecord]
     feedback: list[FeedbackRecord]
+    escalations: int = 0
 
 
 def auto_bucket(first: datetime, last: datetime) -> TimeBucket:
@@ -226,7 +231,8 @@ class ReportService:
             turns = await TurnLogRepo(s).turns(conversation_id)
             suggestions = await TurnLogRepo(s).list_suggestions(filters)
             feedback = await FeedbackRepo(s).list(filters)
-        return ConversationDetail(record, turns, suggestions[::-1], feedback[::-1])
+        escalated = {s.turn_id for s in suggestions if s.kind is SuggestionKind.ESCALATE}
+        return ConversationDetail(record, turns, suggestions[::-1], feedback[::-1], len(escalated))
 
     async def export(self, filters: LogFilters) -> list[ExportRow]:
         """One row per suggestion, with its turn, verdict and evidence, newest first."""

@@ -12,12 +12,12 @@ import anyio.to_thread
 
 from copilot.domain import Speaker
 from copilot.models.asr import SpeechRecognizer
+from copilot.privacy.redact import Redactor
 from copilot.service.asr_scheduler import AsrScheduler, Priority
 from copilot.service.assist import AssistService
 from copilot.service.call import LiveCall, Notify
 from copilot.service.metrics import ServiceMetrics
 from copilot.settings import Settings
-from copilot.suggest.redact import Redactor
 from copilot.voice.formats import AudioFormat, Samples
 from copilot.voice.recording import CallRecorder, purge_recordings
 from copilot.voice.transcript import (

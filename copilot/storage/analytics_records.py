@@ -121,13 +121,15 @@ class GapTurn:
 
 @dataclass(frozen=True, slots=True)
 class ConversationSummary:
-    """A conversation with the size of its log."""
+    """A conversation with the size of its log; ``escalations`` counts customer turns that asked
+    for a supervisor or showed anger (they got an ``escalate`` suggestion)."""
 
     conversation: ConversationRecord
     turns: int
     suggestions: int
     feedback: int
     kb_gaps: int
+    escalations: int = 0
 
 
 @dataclass(frozen=True, slots=True)

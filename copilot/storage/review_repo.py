@@ -86,7 +86,8 @@ class ReviewRepo:
         return out
 
     async def conversations(self, filters: LogFilters) -> list[ConversationSummary]:
-        """Conversations started in the range, newest first, with the size of their logs.
+        """Conversations started in the range, newest first, with the size of their logs and
+        their escalations (customer turns that got an ``escalate`` suggestion).
 
         ``language`` matches the conversation's language and ``agent_id`` its agent.
 
@@ -109,6 +110,12 @@ class ReviewRepo:
                 count(
                     TurnRow.id, TurnRow.conversation_id == cid, TurnRow.kb_gap == true()
                 ).scalar_subquery(),
+                # An escalation is a customer turn that got an "escalate" suggestion.
+                count(
+                    SuggestionRow.turn_id.distinct(),
+                    SuggestionRow.conversation_id == cid,
+                    SuggestionRow.kind == SuggestionKind.ESCALATE.value,
+                ).scalar_subquery(),
             )
             .where(
                 *conditions(
@@ -125,8 +132,8 @@ class ReviewRepo:
         with storage_errors(self._session, "list conversations"):
             rows = (await self._session.execute(stmt)).all()
         return [
-            ConversationSummary(row.to_record(), int(t), int(s), int(f), int(g))
-            for row, t, s, f, g in rows
+            ConversationSummary(row.to_record(), int(t), int(s), int(f), int(g), int(e))
+            for row, t, s, f, g, e in rows
         ]
 
     async def export_rows(self, filters: LogFilters) -> list[ExportRow]:

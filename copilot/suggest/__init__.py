@@ -1,1 +1,1 @@
-"""Suggestion building blocks: reply drafts and PII redaction."""
+"""The suggestion policy: sources (KB, team memory, moves), drafts, confidence and abstention."""

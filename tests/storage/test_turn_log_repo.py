@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from copilot.domain import Evidence, Speaker, SuggestionKind
 from copilot.storage.conversation_repo import ConversationRepo
 from copilot.storage.records import ConversationRecord, LogFilters, SuggestionRecord, TurnRecord
+from copilot.storage.tables import SuggestionRow
 from copilot.storage.turn_log_repo import TurnLogRepo
 
 pytestmark = pytest.mark.anyio
@@ -68,7 +71,7 @@ async def test_suggestions_round_trip_with_evidence_by_rank(session: AsyncSessio
     repo = await _repo(session)
     await repo.add_turn(_turn("t1", Speaker.CUSTOMER, 0))
     evidence = (
-        Evidence("d1", "Bloqueo", "Tarjetas > Bloqueo", "Llame al 0800", 0.8125, "faq.csv"),
+        Evidence("d1", "Bloqueo", "Tarjetas > Bloqueo", "Llame al 0800", 0.8125, "faq.csv", "es"),
         Evidence("d2", "Robo", "Tarjetas", "Denuncie", 0.5, "robo.md"),
     )
     records = [
@@ -100,6 +103,27 @@ async def test_suggestions_round_trip_with_evidence_by_rank(session: AsyncSessio
     assert await repo.get_suggestion("s1") == records[2]
     assert await repo.get_suggestion("nope") is None
     await repo.add_suggestions([])
+
+
+async def test_evidence_logged_before_it_had_a_language_still_reads(
+    session: AsyncSession,
+) -> None:
+    repo = await _repo(session)
+    await repo.add_turn(_turn("t1", Speaker.CUSTOMER, 0))
+    record = SuggestionRecord(
+        "s-ref", "c-1", "t1", 0, SuggestionKind.REFERENCE, "", 0.7, "es",
+        (Evidence("d1", "Roaming", "Pay per use", "Data abroad", 0.8, "r.md", "en"),),
+        10.0, AT,
+    )  # fmt: skip
+    await repo.add_suggestions([record])
+    assert await repo.get_suggestion("s-ref") == record
+    old = [{k: v for k, v in asdict(record.evidence[0]).items() if k != "language"}]
+    await session.execute(
+        update(SuggestionRow).where(SuggestionRow.suggestion_id == "s-ref").values(evidence=old)
+    )
+    got = await repo.get_suggestion("s-ref")
+    assert got is not None
+    assert got.evidence == (replace(record.evidence[0], language=None),)
 
 
 async def test_latest_customer_turn_skips_agent_turns(session: AsyncSession) -> None:

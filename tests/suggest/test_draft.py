@@ -1,13 +1,29 @@
-"""Extractive drafts: KB sentences only, plain text, framed in the customer's language."""
+"""Extractive drafts: customer-ready KB sentences only, plain text, in the customer's language."""
 
 from __future__ import annotations
 
+import pytest
+
 from copilot.domain import SearchHit
+from copilot.models.translate import Translator, default_translator
 from copilot.suggest.draft import clarifying_question, grounded_answer
 
 
-def _hit(doc_id: str, text: str, language: str, score: float = 0.9, title: str = "T") -> SearchHit:
-    return SearchHit(doc_id, title, "S", text, score, "src", 1, language)
+def _hit(
+    doc_id: str,
+    text: str,
+    language: str | None,
+    score: float = 0.9,
+    title: str = "T",
+    section: str = "S",
+    tags: tuple[str, ...] = (),
+) -> SearchHit:
+    return SearchHit(doc_id, title, section, text, score, "src", 1, language, None, tags)
+
+
+@pytest.fixture(scope="module")
+def translator() -> Translator:
+    return default_translator()
 
 
 PASSAGE = (
@@ -27,7 +43,7 @@ def test_answer_uses_only_passage_sentences_inside_the_frame() -> None:
     )
     assert "La tarjeta nueva llega en cinco días hábiles." in body
     for sentence in body.split(". "):
-        assert sentence.rstrip(".") in PASSAGE.replace("**", "")
+        assert sentence.rstrip(".") in PASSAGE.replace("**", "").replace(": - ", ": ")
     assert "**" not in draft.text
     assert " - " not in draft.text
 
@@ -35,7 +51,86 @@ def test_answer_uses_only_passage_sentences_inside_the_frame() -> None:
 def test_frame_follows_the_customer_language() -> None:
     hits = [_hit("d", "Returns are free within 30 days of delivery.", "en")]
     assert grounded_answer("free returns?", hits, "en").text.startswith("Sure")  # type: ignore[union-attr]
+    hits = [_hit("d", "A devolução é gratuita em até 30 dias.", "pt")]
     assert grounded_answer("devolução", hits, "pt").text.startswith("Claro, posso")  # type: ignore[union-attr]
+
+
+def test_a_passage_in_another_language_gives_no_draft_without_a_model_for_the_pair() -> None:
+    spanish = [_hit("es-doc", "El reembolso se hace en siete días hábiles.", "es")]
+    assert grounded_answer("quando recebo o reembolso?", spanish, "pt") is None
+    english = [_hit("en-doc", "Refunds take seven business days.", "en")]
+    assert grounded_answer("¿cuándo llega el reembolso?", english, "es") is None
+    assert grounded_answer("quando recebo?", english, "pt", translate=False) is None
+    assert grounded_answer("quando?", [_hit("x", "Refunds take seven days.", None)], "pt") is None
+
+
+def test_an_english_passage_is_machine_translated_for_a_portuguese_customer(
+    translator: Translator,
+) -> None:
+    hits = [
+        _hit("en-doc", "Refunds are issued within seven business days. Keep the receipt.", "en")
+    ]
+    draft = grounded_answer("quando recebo o reembolso?", hits, "pt", translator=translator)
+    assert draft is not None
+    assert draft.translated
+    assert draft.source_language == "en"
+    assert draft.text.startswith("Claro, posso ajudar com isso. ")
+    assert draft.text.endswith(" Posso ajudar em algo mais?")
+    assert "sete" in draft.text.lower() or "7" in draft.text
+    assert "business" not in draft.text
+    assert "Refunds" not in draft.text
+
+
+def test_a_portuguese_passage_is_machine_translated_for_an_english_customer(
+    translator: Translator,
+) -> None:
+    hits = [_hit("pt-doc", "A troca é gratuita em até 30 dias após a entrega.", "pt")]
+    draft = grounded_answer("is the exchange free?", hits, "en", translator=translator)
+    assert draft is not None
+    assert draft.text.startswith("Sure, I can help with that. ")
+    assert "30 days" in draft.text
+    assert "gratuita" not in draft.text
+
+
+def test_agent_notes_never_enter_a_draft() -> None:
+    passage = (
+        "Con Conecta 15 los datos se cortan al agotarse la bolsa. Puede comprar otra bolsa desde "
+        "Mi Andina. Si el cliente viaja con frecuencia, conviene ofrecerle el cambio a Plan Libre "
+        "Max. Recordar al cliente que active el roaming."
+    )
+    draft = grounded_answer(
+        "roaming conecta 15 bolsa cliente viaja", [_hit("d", passage, "es")], "es"
+    )
+    assert draft is not None
+    assert "cliente" not in draft.text
+    assert "Puede comprar otra bolsa desde Mi Andina." in draft.text
+
+
+def test_passages_from_internal_notes_or_internal_documents_are_skipped() -> None:
+    note = _hit(
+        "a", "Las bolsas se pueden comprar por Wi-Fi.", "es", 0.95, section="Notas internas"
+    )
+    tagged = _hit("b", "Las bolsas cuestan USD 15.", "es", 0.94, tags=("internal",))
+    public = _hit("c", "La bolsa se cobra en la siguiente factura.", "es", 0.93)
+    draft = grounded_answer("bolsa", [note, tagged, public], "es")
+    assert draft is not None
+    assert draft.used[0].doc_id == "c"
+    assert grounded_answer("bolsa", [note, tagged], "es") is None
+
+
+def test_a_usable_hit_far_below_the_best_does_not_stand_in_for_it() -> None:
+    note = _hit("a", "Ofrecer el cambio de plan.", "es", 0.95)
+    other = _hit("b", "El plan cuesta USD 15 al mes.", "es", 0.80)
+    assert grounded_answer("plan", [note, other], "es") is None
+
+
+def test_drafts_hold_no_markdown_and_keep_abbreviations_whole() -> None:
+    passage = "Revise sus equipos en la app (*Mis equipos*). El envío tarda aprox. 5 días."
+    draft = grounded_answer("equipos envío días app", [_hit("d", passage, "es")], "es")
+    assert draft is not None
+    assert "(Mis equipos)" in draft.text
+    assert "aprox. 5 días." in draft.text
+    assert "*" not in draft.text
 
 
 def test_a_close_hit_in_the_customer_language_is_preferred() -> None:

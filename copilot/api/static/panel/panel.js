@@ -203,6 +203,7 @@ function delivered(sid, status) {
 function decide(sid, action, finalText = "", reason = null) {
   const entry = suggestions.get(sid);
   if (!entry || decisions.has(sid)) return;
+  if (entry.s.kind === "reference" && action !== "rejected") return; // evidence only: nothing to send
   queue.add({ suggestion_id: sid, action, final_text: finalText, reason, queued_at: new Date().toISOString() });
   const hadFocus = entry.card.contains(document.activeElement);
   record(sid, action, "queued");
@@ -215,7 +216,7 @@ function decide(sid, action, finalText = "", reason = null) {
 }
 
 function wireCard(card, s) {
-  const editor = /** @type {HTMLTextAreaElement} */ (card.querySelector(".editor"));
+  const editor = /** @type {HTMLTextAreaElement|null} */ (card.querySelector(".editor"));
   const text = card.querySelector(".suggestion-text");
   const form = /** @type {HTMLFormElement} */ (card.querySelector(".reject-form"));
   const buttons = (name) => /** @type {HTMLButtonElement} */ (card.querySelector(`[data-action=${name}]`));
@@ -240,22 +241,25 @@ function wireCard(card, s) {
     decide(s.id, changed ? "edited" : "accepted", changed ? edited : "");
     editMode(false); // after decide, which moved the focus from the editor to the card
   };
-  buttons("accept").addEventListener("click", () => decide(s.id, "accepted"));
-  buttons("edit").addEventListener("click", () => editing(true));
-  buttons("send-edit").addEventListener("click", sendEdit);
-  buttons("cancel-edit").addEventListener("click", () => editing(false));
   buttons("reject").addEventListener("click", () => openReject(card));
   buttons("cancel-reject").addEventListener("click", () => closeReject(card));
-  editor.addEventListener("keydown", (ev) => {
-    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
-      ev.preventDefault();
-      sendEdit();
-    } else if (ev.key === "Escape") {
-      ev.preventDefault();
-      ev.stopPropagation();
-      editing(false);
-    }
-  });
+  if (editor) {
+    // A reference card (evidence only) has no reply, so no accept or edit.
+    buttons("accept").addEventListener("click", () => decide(s.id, "accepted"));
+    buttons("edit").addEventListener("click", () => editing(true));
+    buttons("send-edit").addEventListener("click", sendEdit);
+    buttons("cancel-edit").addEventListener("click", () => editing(false));
+    editor.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        sendEdit();
+      } else if (ev.key === "Escape") {
+        ev.preventDefault();
+        ev.stopPropagation();
+        editing(false);
+      }
+    });
+  }
   form.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape") {
       ev.preventDefault();
@@ -292,7 +296,7 @@ function latestCards() {
 function onKey(ev) {
   if (ev.altKey && !ev.ctrlKey && !ev.metaKey && /^Digit[1-9]$/.test(ev.code)) {
     const card = latestCards()[Number(ev.code.slice(5)) - 1];
-    if (card) {
+    if (card && card.dataset.kind !== "reference") {
       ev.preventDefault();
       decide(card.dataset.suggestionId, "accepted");
     }

@@ -43,20 +43,46 @@ export function updateTurn(li, turn, t) {
   li.querySelector(".turn-text").textContent = turn.text;
 }
 
-function evidenceItem(e, query, t) {
+/** A language's name in the interface language; the code itself for one the panel has no name for. */
+export function languageName(code, t) {
+  const name = t(`langName.${code}`);
+  return name === `langName.${code}` ? code : name;
+}
+
+/** Whether a passage's language is known and differs from the reply's (the customer's). */
+function foreign(e, language) {
+  return Boolean(e.language) && e.language !== language;
+}
+
+function evidenceItem(e, query, language, t) {
   const href = documentLink(e.doc_id, e.section, query);
   return el(
     "li",
     { class: "evidence-item", "data-testid": "evidence-item" },
     el("a", { href, target: "_blank", rel: "opener", "data-testid": "evidence-link" }, e.title || e.doc_id),
+    foreign(e, language)
+      ? el("p", { class: "evidence-language", "data-testid": "evidence-language" }, t("evidence.language", { l: languageName(e.language, t) }))
+      : null,
     e.section ? el("p", { class: "evidence-section" }, `${t("evidence.section")}: ${e.section}`) : null,
-    el("blockquote", { class: "evidence-snippet", "data-testid": "evidence-snippet" }, highlighted(e.snippet, termsOf(query))),
+    el("blockquote", { class: "evidence-snippet", "data-testid": "evidence-snippet", lang: e.language }, highlighted(e.snippet, termsOf(query))),
     el("p", { class: "evidence-source" }, `${t("evidence.source")}: ${e.source}`)
   );
 }
 
 /**
+ * Why a reference card has no reply: the passage's language when it is not the customer's.
+ * @param {object} s a suggestion of kind `reference`
+ */
+function referenceNote(s, t) {
+  const first = (s.evidence || []).find((e) => foreign(e, s.language));
+  const text = first ? t("reference.foreign", { l: languageName(first.language, t) }) : t("reference.none");
+  return el("p", { class: "reference-note", role: "note", "data-testid": "reference-note" }, text);
+}
+
+/**
  * A suggestion card with accept / edit / reject, the edit box, the reject reason and its evidence.
+ * A `reference` (evidence only, empty text) gets a note instead of a reply and reject alone: there
+ * is nothing to send.
  * @param {object} s the suggestion as sent in a `suggestions` frame
  * @param {number} n its 1-based position (Alt+n accepts it)
  * @param {string} query the customer turn, whose words are highlighted in the evidence
@@ -64,11 +90,13 @@ function evidenceItem(e, query, t) {
  */
 export function suggestionCard(s, n, query, t) {
   const id = `s-${s.id}`;
+  const reference = s.kind === "reference";
   const confidence = Math.round((s.confidence || 0) * 100);
   const card = el("li", {
     class: `suggestion kind-${s.kind}`,
     "data-testid": "suggestion",
     "data-suggestion-id": s.id,
+    "data-kind": s.kind,
     "data-n": n,
     tabindex: -1,
     "aria-labelledby": `${id}-title`,
@@ -82,22 +110,29 @@ export function suggestionCard(s, n, query, t) {
     el("span", { class: "badge lang", title: t("sugg.language", { l: s.language }), "data-testid": "suggestion-language" }, s.language.toUpperCase()),
     el("span", { class: "status", "data-testid": "suggestion-status", role: "status" })
   );
-  const text = el("p", { class: "suggestion-text", "data-testid": "suggestion-text", id: `${id}-text` }, s.text);
-  const editor = el("textarea", {
-    class: "editor",
-    hidden: true,
-    rows: 4,
-    "aria-label": t("edit.label", { n }),
-    "data-testid": "suggestion-editor",
-  });
+  const text = reference ? referenceNote(s, t) : el("p", { class: "suggestion-text", "data-testid": "suggestion-text", id: `${id}-text` }, s.text);
+  const editor = reference
+    ? null
+    : el("textarea", {
+        class: "editor",
+        hidden: true,
+        rows: 4,
+        "aria-label": t("edit.label", { n }),
+        "data-testid": "suggestion-editor",
+      });
+  const reply = reference
+    ? []
+    : [
+        el("button", { type: "button", "data-action": "accept", class: "primary", "aria-keyshortcuts": `Alt+${n}`, "aria-describedby": `${id}-text`, "data-testid": "accept" }, t("act.accept"), el("kbd", { "aria-hidden": "true" }, `Alt+${n}`)),
+        el("button", { type: "button", "data-action": "edit", "data-testid": "edit" }, t("act.edit")),
+        el("button", { type: "button", "data-action": "send-edit", class: "primary", hidden: true, "data-testid": "send-edit" }, t("act.send")),
+        el("button", { type: "button", "data-action": "cancel-edit", hidden: true }, t("act.cancel")),
+      ];
   const actions = el(
     "div",
     { class: "actions" },
-    el("button", { type: "button", "data-action": "accept", class: "primary", "aria-keyshortcuts": `Alt+${n}`, "aria-describedby": `${id}-text`, "data-testid": "accept" }, t("act.accept"), el("kbd", { "aria-hidden": "true" }, `Alt+${n}`)),
-    el("button", { type: "button", "data-action": "edit", "data-testid": "edit" }, t("act.edit")),
-    el("button", { type: "button", "data-action": "send-edit", class: "primary", hidden: true, "data-testid": "send-edit" }, t("act.send")),
-    el("button", { type: "button", "data-action": "cancel-edit", hidden: true }, t("act.cancel")),
-    el("button", { type: "button", "data-action": "reject", "aria-keyshortcuts": "Escape", "data-testid": "reject" }, t("act.reject"))
+    ...reply,
+    el("button", { type: "button", "data-action": "reject", "aria-keyshortcuts": "Escape", "data-testid": "reject" }, t(reference ? "act.dismiss" : "act.reject"))
   );
   const reasonId = `${id}-reason`;
   const reject = el(
@@ -112,15 +147,15 @@ export function suggestionCard(s, n, query, t) {
       el("button", { type: "button", "data-action": "cancel-reject" }, t("act.cancel"))
     )
   );
-  card.append(head, text, editor, actions, reject);
+  card.append(head, text, ...(editor ? [editor] : []), actions, reject);
   if (s.origin) card.append(el("p", { class: "origin" }, t("sugg.origin", { o: s.origin })));
   if (s.evidence && s.evidence.length) {
     card.append(
       el(
         "details",
-        { class: "evidence", "data-testid": "evidence" },
+        { class: "evidence", "data-testid": "evidence", open: reference },
         el("summary", {}, t("evidence.summary", { n: s.evidence.length })),
-        el("ul", {}, ...s.evidence.map((e) => evidenceItem(e, query, t)))
+        el("ul", {}, ...s.evidence.map((e) => evidenceItem(e, query, s.language, t)))
       )
     );
   }

@@ -287,6 +287,7 @@ function renderConversations(rows) {
       turns: r.turns,
       feedback: r.feedback,
       gaps: r.kb_gaps,
+      escalations: r.escalations ?? 0,
     })),
     columns: [
       {
@@ -312,6 +313,16 @@ function renderConversations(rows) {
       { title: t("conv.turns"), field: "turns", hozAlign: "right", sorter: "number" },
       { title: t("conv.feedback"), field: "feedback", hozAlign: "right", sorter: "number" },
       { title: t("conv.gaps"), field: "gaps", hozAlign: "right", sorter: "number" },
+      {
+        title: t("conv.escalations"),
+        field: "escalations",
+        hozAlign: "right",
+        sorter: "number",
+        formatter: (cell) => {
+          const n = cell.getValue();
+          return n ? el("span", { class: "badge escalate", "data-testid": "escalations" }, String(n)) : "0";
+        },
+      },
     ],
   });
 }
@@ -320,15 +331,16 @@ function renderSuggestion(s, verdict) {
   const evidence = el("details", {}, el("summary", {}, t("drill.evidence", { n: s.evidence.length })));
   const items = el("ul");
   for (const e of s.evidence) {
-    items.append(el("li", {}, el("strong", {}, `${e.title} `), el("code", {}, e.doc_id), ` · ${e.section}`, el("p", { class: "small" }, e.snippet)));
+    const language = e.language ? ` · ${e.language.toUpperCase()}` : "";
+    items.append(el("li", {}, el("strong", {}, `${e.title} `), el("code", {}, e.doc_id), ` · ${e.section}${language}`, el("p", { class: "small", ...(e.language ? { lang: e.language } : {}) }, e.snippet)));
   }
   evidence.append(items);
   const action = verdict ? t(`action.${verdict.action}`) : t("drill.noVerdict");
   const item = el(
     "li",
     { class: `suggestion ${verdict ? verdict.action : "none"}`, "data-testid": "drill-suggestion" },
-    el("p", { class: "small muted" }, `#${s.rank + 1} · ${s.kind} · ${Math.round(s.confidence * 100)}% · `, el("strong", { "data-testid": "drill-action" }, action)),
-    el("p", {}, s.text),
+    el("p", { class: "small muted" }, `#${s.rank + 1} · ${t(`kind.${s.kind}`)} · ${Math.round(s.confidence * 100)}% · `, el("strong", { "data-testid": "drill-action" }, action)),
+    s.text ? el("p", {}, s.text) : el("p", { class: "small muted" }, t("drill.reference")),
     evidence,
   );
   if (verdict && verdict.action !== "accepted" && verdict.final_text) {
@@ -348,6 +360,9 @@ async function openConversation(id) {
     channel: c.channel,
     start: formatTime(c.started_at),
   });
+  if (detail.escalations) {
+    $("#drill-meta").append(" · ", el("span", { class: "badge escalate", "data-testid": "drill-escalations" }, t("drill.escalations", { n: detail.escalations })));
+  }
   const verdicts = new Map(detail.feedback.map((f) => [f.suggestion_id, f]));
   const turns = $("#drill-turns");
   turns.replaceChildren();
@@ -357,6 +372,7 @@ async function openConversation(id) {
     if (turn.kb_gap) head.append(" ", el("span", { class: "badge" }, t("drill.gap")));
     const item = el("li", { class: `turn ${turn.speaker}`, "data-testid": "drill-turn" }, head);
     const shown = detail.suggestions.filter((s) => s.turn_id === turn.turn_id);
+    if (shown.some((s) => s.kind === "escalate")) head.append(" ", el("span", { class: "badge escalate" }, t("drill.escalate")));
     if (shown.length) item.append(el("ol", { class: "suggestions" }, ...shown.map((s) => renderSuggestion(s, verdicts.get(s.suggestion_id)))));
     turns.append(item);
   }

