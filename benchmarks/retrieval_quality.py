@@ -44,6 +44,8 @@ def markdown(results: list[SetResult], macro: dict[str, float]) -> str:
         "|---|---|" + "---|" * len(BASELINES) + "---|",
     ]
     for r in results:
+        if not r.report.metrics.get("n"):
+            continue  # nothing to retrieve: a set of out-of-scope cases (abstention only)
         ours = r.report.metrics.get("recall@5", 0.0)
         peers = [r.baselines[b].metrics.get("recall@5", 0.0) for b in BASELINES]
         ratio = ours / max(peers) if max(peers) else float("nan")

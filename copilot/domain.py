@@ -110,6 +110,10 @@ class SearchHit:
     """Cosine of the dense query with the passage (0 when it was not a dense candidate)."""
     lexical: float = 0.0
     """Scaled BM25 score in [0, 1] (0 when it was not a lexical candidate)."""
+    turn_best: float = 0.0
+    """Best cosine of the last turn alone with any passage (the same on every hit of a search): a
+    follow-up still finds its kind of fact on its own words, an off-topic turn that the dialogue
+    context lifted towards the KB finds nothing."""
 
 
 @dataclass(frozen=True, slots=True)

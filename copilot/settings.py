@@ -110,12 +110,6 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     default_language: Literal["es", "en", "pt"] = "es"
     suggestions_k: int = Field(default=3, ge=1, le=3)
-    off_topic_relevance: float = 0.05
-    """A turn that names no KB entity itself, whose search an entity carried from earlier turns
-    lifted, is a KB gap when the reranker (USE cosine of the turn alone with the best hit) scores
-    it below this: bundled follow-ups score at least 0.066, off-topic chat 0.007-0.043."""
-    off_topic_score: float = 0.77
-    """The same check without a reranker, on the e5 score of a search of the turn alone."""
     memory_min_similarity: float = Field(default=0.9, ge=0.0, le=1.0)
     max_frame_bytes: PositiveInt = 64 * 1024
     max_turn_chars: PositiveInt = 4000
@@ -198,6 +192,11 @@ class Settings(BaseSettings):
     keep_audio: bool = False
     """Keep live call audio as WAV under ``data_dir/audio`` (off: audio is never written)."""
     audio_retention_days: PositiveInt = 7
+
+    # Logs
+    log_salt: SecretStr | None = None
+    """Keys the hash that stands for a conversation id in log lines (replicas that share one log
+    give one id one tag); unset: a random salt kept in ``data_dir/log_salt``."""
 
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented idiom for derived fields
     @property

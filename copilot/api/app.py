@@ -21,6 +21,7 @@ from copilot.api.routes import kb as kb_routes
 from copilot.api.state import AppState
 from copilot.api.websocket import conversation_stream
 from copilot.kb import KnowledgeBase
+from copilot.logconfig import install_salt, log_scrubber
 from copilot.models.asr import SpeechRecognizer
 from copilot.models.embedding import Embedder
 from copilot.models.language import LanguageDetector
@@ -98,6 +99,17 @@ def _voice(
     return VoiceService(service, settings, metrics, load, redactor)
 
 
+def _scrub_logs(settings: Settings) -> None:
+    """Keep this app's API keys out of every log line and hash conversation ids with the
+    install's salt (uvicorn's access lines carry both in the URL)."""
+    scrubber = log_scrubber()
+    scrubber.protect(k.key.get_secret_value() for k in settings.api_keys)
+    salt = settings.log_salt
+    scrubber.use_salt(
+        salt.get_secret_value().encode() if salt is not None else install_salt(settings.data_dir)
+    )
+
+
 def create_app(
     settings: Settings,
     embedder: Embedder | None = None,
@@ -114,9 +126,11 @@ def create_app(
         recognizer: An already loaded speech recogniser; else loaded on the first call.
 
     Raises:
-        ConfigError: No API keys are configured and open access is off.
+        ConfigError: No API keys are configured and open access is off, or the log salt cannot
+            be kept in the data folder.
     """
     auth = Authenticator(settings)
+    _scrub_logs(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

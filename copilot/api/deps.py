@@ -48,3 +48,9 @@ def range_filters(
 
 
 RangeFiltersDep = Annotated[LogFilters, Depends(range_filters)]
+
+MAX_OFFSET = 2**31 - 1
+"""Bound on a listing's ``offset``: a larger one overflows the database's integer (a 500)."""
+Offset = Annotated[
+    int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip (paging), at most 2,147,483,647.")
+]

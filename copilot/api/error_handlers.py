@@ -1,10 +1,16 @@
-"""One place that maps named errors to HTTP statuses and WebSocket error codes."""
+"""One place that maps named errors to HTTP statuses and WebSocket error codes, and renders them.
+
+Every error body must render whatever the client sent: a NaN, raw bytes or a lone surrogate in the
+request never reaches an error body, so answering a bad request can never fail with a 500.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from copilot.errors import (
@@ -45,8 +51,42 @@ def status_and_code(exc: CopilotError) -> tuple[int, str]:
     return 500, "internal_error"
 
 
+def utf8_safe(text: str) -> str:
+    """``text`` with any lone surrogate (legal in a JSON escape, never in UTF-8) escaped.
+
+    Echoing one back as it came would fail the response's UTF-8 encoding.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """FastAPI's 422 ``detail`` without ``input`` and ``ctx``.
+
+    Those hold the client's values (customer text; a NaN or raw bytes that JSON cannot render).
+    """
+    return [
+        {
+            "type": e["type"],
+            "loc": [p if isinstance(p, int) else utf8_safe(str(p)) for p in e["loc"]],
+            "msg": utf8_safe(str(e["msg"])),
+        }
+        for e in exc.errors()
+    ]
+
+
+def _unread_body(exc: RequestValidationError) -> bool:
+    """Whether a body model got the raw bytes: FastAPI parses JSON only when it is declared so."""
+    return any(
+        tuple(e["loc"]) == ("body",) and isinstance(e.get("input"), bytes) for e in exc.errors()
+    )
+
+
 def install(app: FastAPI) -> None:
-    """Register the handler that turns every `CopilotError` into a JSON error body."""
+    """Register the handlers that turn every `CopilotError`, and invalid requests, into JSON."""
 
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, CopilotError):  # registered for CopilotError only
@@ -64,4 +104,16 @@ def install(app: FastAPI) -> None:
             headers=headers,
         )
 
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, RequestValidationError):  # registered for it only
+            raise exc
+        if _unread_body(exc):
+            message = "the body must be JSON, sent with Content-Type: application/json"
+            return JSONResponse(
+                {"type": "error", "code": "unsupported_media_type", "message": message},
+                status_code=415,
+            )
+        return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+
     app.add_exception_handler(CopilotError, handle)
+    app.add_exception_handler(RequestValidationError, invalid)

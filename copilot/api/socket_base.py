@@ -17,10 +17,15 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.websockets import WebSocketState
 
 from copilot.api.auth import Principal, authenticator, presented_token
-from copilot.api.error_handlers import status_and_code
+from copilot.api.error_handlers import status_and_code, utf8_safe
 from copilot.api.schemas import AckMessage, ErrorMessage
 from copilot.api.state import AppState
-from copilot.errors import CopilotError, FrameTooLargeError, UnauthenticatedError
+from copilot.errors import (
+    CopilotError,
+    FrameTooLargeError,
+    InvalidMessageError,
+    UnauthenticatedError,
+)
 
 M = TypeVar("M")
 
@@ -28,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401  # 4000-4999: application codes; mirrors HTTP 401
 CLOSE_STARTING = 1013  # try again later: the service is still loading
+MAX_REF_CHARS = 128  # the longest ``id`` the protocol accepts
+_MAX_INT_DIGITS = 4300  # Python's own limit on str -> int conversion (sys.int_info)
+_SHOWN_TYPE_CHARS = 40
+_SHOWN_KEY_CHARS = 64
 
 
 async def open_socket(websocket: WebSocket) -> tuple[AppState, Principal] | None:
@@ -46,9 +55,38 @@ async def open_socket(websocket: WebSocket) -> tuple[AppState, Principal] | None
 
 
 def validation_summary(exc: ValidationError) -> str:
-    """Field paths and reasons only: the offending values may hold customer data."""
-    parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
+    """Field paths and reasons only: the offending values may hold customer data.
+
+    A path holds the client's own keys (an unknown field), so each part is cut short.
+    """
+    parts = [
+        f"{'.'.join(str(p)[:_SHOWN_KEY_CHARS] for p in e['loc'])}: {e['msg']}"
+        for e in exc.errors(include_url=False, include_input=False)[:5]
+    ]
     return "; ".join(parts)
+
+
+def echoable_ref(value: object) -> str | None:
+    """The client's ``id`` to echo as ``ref``: a string the protocol allows that encodes as UTF-8.
+
+    A JSON escape can carry a lone surrogate (``"\\ud800"``), which no UTF-8 frame can hold;
+    echoing it would fail the send and close the socket.
+    """
+    if not isinstance(value, str) or len(value) > MAX_REF_CHARS:
+        return None
+    return value if utf8_safe(value) == value else None
+
+
+def _json_int(digits: str) -> int:
+    """Read a JSON integer; Python refuses to convert ones over 4,300 digits with a ValueError."""
+    if len(digits.lstrip("-")) > _MAX_INT_DIGITS:
+        raise InvalidMessageError(f"frame holds a number over {_MAX_INT_DIGITS} digits")
+    return int(digits)
+
+
+def _json_constant(name: str) -> float:
+    """Refuse ``NaN`` and ``Infinity``: Python reads them, JSON (and our protocol) does not."""
+    raise InvalidMessageError(f"frame holds {name}, which is not JSON")
 
 
 class JsonSocket:
@@ -77,9 +115,10 @@ class JsonSocket:
                 await self.ws.send_json(message)
 
     async def error(self, code: str, message: str, ref: str | None = None) -> None:
-        """Send an ``error`` frame and count it."""
+        """Send an ``error`` frame and count it (``message`` and ``ref`` made safe to encode)."""
         self.state.metrics.errors.labels(code).inc()
-        await self.send(ErrorMessage(code=code, message=message, ref=ref).model_dump(mode="json"))
+        frame = ErrorMessage(code=code, message=utf8_safe(message), ref=echoable_ref(ref))
+        await self.send(frame.model_dump(mode="json"))
 
     async def fail(self, exc: CopilotError, ref: str | None = None) -> None:
         """Send the ``error`` frame of a named error."""
@@ -87,30 +126,44 @@ class JsonSocket:
 
     async def ack(self, ref: str | None, detail: str = "ok") -> None:
         """Send an ``ack`` frame."""
-        await self.send(AckMessage(ref=ref, detail=detail).model_dump(mode="json"))
+        await self.send(AckMessage(ref=echoable_ref(ref), detail=detail).model_dump(mode="json"))
 
     async def parse(
-        self, raw: str | bytes, types: frozenset[str], adapter: TypeAdapter[M]
+        self, raw: str, types: frozenset[str], adapter: TypeAdapter[M]
     ) -> tuple[M | None, str | None]:
-        """Read a JSON frame into one of the ``types``; returns it and its ``id``.
+        """Read a JSON text frame into one of the ``types``; returns it and its ``id``.
 
-        A frame over the size limit, not JSON, of an unknown type or invalid gets its ``error``
-        frame here, and the message is None.
+        A frame over the size limit, unreadable as JSON, of an unknown type or invalid gets its
+        ``error`` frame here, and the message is None. Nothing a client sends can raise out of
+        here: that would close the socket with 1011.
         """
         limit = self.state.settings.max_frame_bytes
-        size = len(raw.encode()) if isinstance(raw, str) else len(raw)
-        if size > limit:
+        if len(raw.encode()) > limit:
             await self.fail(FrameTooLargeError(f"frame over {limit} bytes"))
             return None, None
         try:
-            obj = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            obj = json.loads(raw, parse_int=_json_int, parse_constant=_json_constant)
+        except InvalidMessageError as exc:
+            await self.error("invalid_json", str(exc))
+            return None, None
+        except RecursionError:
+            await self.error("invalid_json", "frame is nested too deeply")
+            return None, None
+        except ValueError:  # JSONDecodeError
             await self.error("invalid_json", "frame is not valid JSON")
             return None, None
-        ref = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else None
-        if not isinstance(obj, dict) or obj.get("type") not in types:
-            kind = obj.get("type") if isinstance(obj, dict) else None
-            await self.error("unknown_type", f"unknown message type {kind!r}", ref)
+        if not isinstance(obj, dict):
+            await self.error("unknown_type", "frame is not a JSON object")
+            return None, None
+        ref = echoable_ref(obj.get("id"))
+        kind = obj.get("type")
+        if not isinstance(kind, str):
+            expected = ", ".join(sorted(types))
+            await self.error("unknown_type", f"type must be a string, one of: {expected}", ref)
+            return None, ref
+        if kind not in types:
+            shown = repr(kind[:_SHOWN_TYPE_CHARS])
+            await self.error("unknown_type", f"unknown message type {shown}", ref)
             return None, ref
         try:
             return adapter.validate_python(obj), ref
@@ -119,7 +172,11 @@ class JsonSocket:
             return None, ref
 
     async def handle(self, text: str | None, data: bytes | None) -> bool:
-        """Handle one text or binary frame; False to close the socket normally (1000)."""
+        """Handle one text or binary frame; False to close the socket normally (1000).
+
+        Text frames are UTF-8 by the WebSocket protocol (the server refuses others), so ``text``
+        is always a valid string; ``data`` is raw bytes that only an audio socket expects.
+        """
         raise NotImplementedError
 
     async def closed(self) -> None:

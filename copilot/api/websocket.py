@@ -109,15 +109,22 @@ class _Connection(JsonSocket):
         await self.send(event_frame(self.conversation_id, event))
 
     async def handle(self, text: str | None, data: bytes | None) -> bool:
-        """Handle one frame (binary frames holding UTF-8 JSON too); False once it has ended."""
-        return await self.frame(text if text is not None else data or b"")
+        """Handle one frame; False once it has ended.
+
+        The protocol is UTF-8 JSON text frames: a binary frame gets an ``error`` frame rather than
+        a guess at its encoding (Python's JSON reader would take UTF-16 or UTF-32 bytes too).
+        """
+        if text is None:
+            await self.error("binary_frame", "send each message as a UTF-8 JSON text frame")
+            return True
+        return await self.frame(text)
 
     async def closed(self) -> None:
         if self.session is not None:
             self.session.listeners.discard(self.on_event)
         self.state.metrics.connections.dec()
 
-    async def frame(self, raw: str | bytes) -> bool:
+    async def frame(self, raw: str) -> bool:
         """Handle one frame; False once the conversation has ended."""
         parsed = await self.parse(raw, _TYPES, CLIENT_MESSAGE)
         message, ref = parsed

@@ -301,10 +301,6 @@ class KnowledgeBase:
         """Pay the first model calls' one-off costs before live traffic."""
         self._snapshot().retriever.search(self.query_for("warm up"), k=1)
 
-    def relevance(self, text: str, hits: Sequence[SearchHit]) -> list[float] | None:
-        """How well each hit answers ``text`` alone, by the reranker (None when there is none)."""
-        return self._snapshot().retriever.relevance(text, hits)
-
     def warm_reranker(self) -> None:
         """Let the reranker prepare every passage (slow for a large KB: run it in background)."""
         self._snapshot().retriever.warm_reranker()
@@ -324,6 +320,7 @@ class KnowledgeBase:
         filters: SearchFilters = NO_FILTERS,
         mode: RetrievalMode = RetrievalMode.RERANK,
         query_vector: NDArray[np.float32] | None = None,
+        turn_vector: NDArray[np.float32] | None = None,
     ) -> list[SearchHit]:
         """Search with a question, or with a conversation whose last customer turn is the question.
 
@@ -333,9 +330,10 @@ class KnowledgeBase:
             filters: Client, language and tag restrictions.
             mode: Which retrieval stages run (default: hybrid with reranking).
             query_vector: The dense query of ``query_for(query)`` (`dense_vector`), when computed.
+            turn_vector: The embedding of the last turn alone, when computed.
 
         Returns:
             Hits best first; empty for an empty KB or an empty query.
         """
         built = query if isinstance(query, RetrievalQuery) else self.query_for(query)
-        return self._snapshot().retriever.search(built, k, filters, mode, query_vector)
+        return self._snapshot().retriever.search(built, k, filters, mode, query_vector, turn_vector)

@@ -112,11 +112,14 @@ class Retriever:
         filters: SearchFilters = NO_FILTERS,
         mode: RetrievalMode = RetrievalMode.RERANK,
         query_vector: NDArray[np.float32] | None = None,
+        turn_vector: NDArray[np.float32] | None = None,
     ) -> list[SearchHit]:
         """Best passages for the query, one per document, best first.
 
-        ``query_vector`` is the dense query (`dense_vector`) when the caller already has it (the
-        service embeds each turn once and shares the turn's vector with team memory).
+        ``query_vector`` is the dense query (`dense_vector`) and ``turn_vector`` the embedding of
+        the turn alone, when the caller already has them (the service embeds each turn once and
+        shares the turn's vector with team memory); without ``turn_vector`` the query vector
+        stands for it.
 
         Scores are fused (see `RetrievalParams`): roughly a cosine, comparable across queries of one
         KB.
@@ -127,14 +130,13 @@ class Retriever:
         p = self._p
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
+        tv: NDArray[np.float32] | None = None
         if mode is not RetrievalMode.LEXICAL:
-            qv = (
-                query_vector
-                if query_vector is not None
-                else dense_vector(
-                    self._embedder.embed_queries(query.dense_texts), self._p.context_weight
-                )
-            )
+            if query_vector is None:
+                vectors = self._embedder.embed_queries(query.dense_texts)
+                qv, tv = dense_vector(vectors, self._p.context_weight), vectors[0]
+            else:
+                qv, tv = query_vector, turn_vector if turn_vector is not None else query_vector
             scores, ids = self._dense.search(qv, p.dense_candidates, allowed)
             dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
         if mode is not RetrievalMode.DENSE:
@@ -164,17 +166,21 @@ class Retriever:
                 for (cid, s), r in zip(head, rerank, strict=True)
             ]
             best = sorted(rescored, key=lambda x: -x[1]) + best[len(head) :]
+        top = best[:k]
+        turn_best = 0.0
+        if tv is not None and top:
+            # The turn alone was the dense query (a single question): its best cosine is known.
+            same = dense and np.array_equal(tv, qv)
+            turn_best = max(dense.values()) if same else self._turn_best(tv, allowed)
         return [
-            self._hit(cid, score, dense.get(cid, 0.0), lexical.get(cid, 0.0))
-            for cid, score in best[:k]
+            self._hit(cid, score, dense.get(cid, 0.0), lexical.get(cid, 0.0), turn_best)
+            for cid, score in top
         ]
 
-    def relevance(self, text: str, hits: Sequence[SearchHit]) -> list[float] | None:
-        """The reranker's score of each hit's passage for ``text``, or None without a reranker."""
-        if self._reranker is None or not hits:
-            return None
-        passages = [self._passage(h.chunk_id) for h in hits]
-        return [float(s) for s in self._reranker.score(text, passages)]
+    def _turn_best(self, turn: NDArray[np.float32], allowed: NDArray[np.int64] | None) -> float:
+        """Best cosine of the turn alone with any passage: one more index search, no embedding."""
+        scores, _ = self._dense.search(turn, 1, allowed)
+        return float(scores[0]) if len(scores) else 0.0
 
     def warm_reranker(self) -> None:
         """Let the reranker prepare every passage, so no live query pays for a cold one."""
@@ -196,7 +202,9 @@ class Retriever:
         doc = self._table.docs[self._table.doc_ids[row]]
         return passage_text(doc.title, self._table.sections[row], self._table.texts[row])
 
-    def _hit(self, cid: int, score: float, dense: float, lexical: float) -> SearchHit:
+    def _hit(
+        self, cid: int, score: float, dense: float, lexical: float, turn_best: float
+    ) -> SearchHit:
         row = self._row[cid]
         doc = self._table.docs[self._table.doc_ids[row]]
         return SearchHit(
@@ -212,6 +220,7 @@ class Retriever:
             tags=doc.tags,
             dense=float(dense),
             lexical=float(lexical),
+            turn_best=float(turn_best),
         )
 
 

@@ -9,6 +9,8 @@ instead of re-embedding it.
 from __future__ import annotations
 
 import hashlib
+import json
+import random
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -38,6 +40,13 @@ class EvalSet:
     kb_sources: tuple[Path, ...]
     cases: Path
     external: bool
+    kb_name: str | None = None
+    """The set whose KB this one searches (a derived set shares its parent's); None: its own."""
+
+    @property
+    def derived(self) -> bool:
+        """Whether this set was made from another one here rather than written by others."""
+        return self.kb_name is not None
 
 
 def bundled_set(settings: Settings) -> EvalSet:
@@ -61,6 +70,50 @@ def discover(suite_dir: Path) -> list[EvalSet]:
     if not sets:
         raise EvalCasesError(f"{suite_dir} holds no set (a folder with kb.jsonl and cases.jsonl)")
     return sets
+
+
+OFF_TOPIC_CASES = 200
+"""Dialogues per multi-turn set that get an off-topic last turn (sampled with Random(13))."""
+
+
+def derive_off_topic(sets: Sequence[EvalSet], folder: Path) -> list[EvalSet]:
+    """Off-topic questions in the middle of the public dialogues, which the KB must not answer.
+
+    No public set has them, yet they are what a live conversation brings ("who won the match
+    yesterday?" after a question about a card), and the dialogue context lifts them towards the
+    KB. For every external set with multi-turn cases, the last customer turn of up to
+    `OFF_TOPIC_CASES` dialogues is replaced by a single-turn out-of-scope question of the
+    external sets (an empty gold list), and the case must abstain. Written under ``folder``.
+    """
+    external = [(s, load_cases(s.cases)) for s in sets if s.external]
+    pool = [
+        c.turns[-1].text
+        for _, cases in external
+        for c in cases
+        if not c.gold_doc_ids and len(c.turns) == 1
+    ]
+    if not pool:
+        return []
+    rng = random.Random(13)
+    derived = []
+    for eval_set, cases in external:
+        dialogues = [c for c in cases if len(c.turns) > 1 and c.gold_doc_ids]
+        if not dialogues:
+            continue
+        lines = []
+        for case in rng.sample(dialogues, min(OFF_TOPIC_CASES, len(dialogues))):
+            history = [{"role": t.speaker.value, "text": t.text} for t in case.turns[:-1]]
+            history.append({"role": "customer", "text": rng.choice(pool)})
+            row = {"id": f"{case.case_id}+off-topic", "history": history, "gold_doc_ids": []}
+            lines.append(json.dumps({**row, "language": case.language}, ensure_ascii=False))
+        name = f"{eval_set.name}+off-topic"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.jsonl"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        derived.append(
+            EvalSet(name, eval_set.kb_sources, path, external=True, kb_name=eval_set.name)
+        )
+    return derived
 
 
 def _files(sources: tuple[Path, ...]) -> Iterator[Path]:
@@ -88,7 +141,8 @@ def open_set_kb(
 ) -> KnowledgeBase:
     """The set's own KB, from the cache when its data did not change, else ingested anew."""
     build = BuildInfo.of(embedder.name, embedder.dim, settings)
-    folder = settings.data_dir / "eval-cache" / f"{eval_set.name}-{cache_key(eval_set, build)}"
+    own_name = eval_set.kb_name or eval_set.name
+    folder = settings.data_dir / "eval-cache" / f"{own_name}-{cache_key(eval_set, build)}"
     ready = folder / _READY
     if folder.exists() and not ready.exists():
         shutil.rmtree(folder)  # an ingest that did not finish

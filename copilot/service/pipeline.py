@@ -12,7 +12,7 @@ import anyio.to_thread
 import numpy as np
 from numpy.typing import NDArray
 
-from copilot.domain import DialogueTurn, SearchFilters, SearchHit, Suggestion
+from copilot.domain import DialogueTurn, SearchFilters, Suggestion
 from copilot.kb import KnowledgeBase
 from copilot.kb.query import RetrievalQuery, dense_vector
 from copilot.models.embedding import Embedder
@@ -112,27 +112,6 @@ class TurnPipeline:
             outcome.suggestions,
         )
 
-    def _off_topic(
-        self,
-        text: str,
-        hits: Sequence[SearchHit],
-        filters: SearchFilters,
-        turn_vector: NDArray[np.float32] | None,
-    ) -> bool:
-        """Whether a turn is off topic on its own words, although carried entities found hits.
-
-        A carried product name lifts any question towards that product's documents, so the turn
-        alone is compared with the hits: by the reranker when there is one (one cheap embedding),
-        else by a search of the turn alone.
-        """
-        relevance = self._kb.relevance(text, hits)
-        if relevance is not None:
-            return max(relevance) < self._s.off_topic_relevance
-        if turn_vector is None:
-            turn_vector = self._embedder.embed_queries([text])[0]
-        alone = self._kb.search(text, k=1, filters=filters, query_vector=turn_vector)
-        return not alone or alone[0].score < self._s.off_topic_score
-
     def _prepare(self, turns: list[DialogueTurn], language: str | None) -> _Prepared:
         text = turns[-1].text
         detected = self._detector.detect(text)
@@ -155,27 +134,24 @@ class TurnPipeline:
             return TurnContext(
                 prepared.text, lang, client, prepared.turn_vector, (), move.score, False, move
             )
-        text, turn_vector = prepared.text, prepared.turn_vector
-        carried = prepared.query.text != text
-        filters = SearchFilters(client=client)
+        # An off-topic turn that the dialogue context lifts towards KB passages finds nothing on its
+        # own words: the confidence model weighs that (`SearchHit.turn_best`).
         hits = self._kb.search(
             prepared.query,
             k=self._s.suggestions_k,
-            filters=filters,
+            filters=SearchFilters(client=client),
             query_vector=prepared.query_vector,
+            turn_vector=prepared.turn_vector,
         )
-        judged = self._confidence.judge(text, hits)
-        abstain = judged.abstain
-        if carried and not abstain:
-            abstain = self._off_topic(text, hits, filters, turn_vector)
+        judged = self._confidence.judge(prepared.text, hits)
         return TurnContext(
-            text,
+            prepared.text,
             prepared.language,
             client,
-            turn_vector,
+            prepared.turn_vector,
             tuple(hits),
             round(judged.value, 3),
-            abstain,
+            judged.abstain,
             move,
         )
 

@@ -68,9 +68,10 @@ _INSTRUCTION = {
     "en": _CLAUSE_START + r"(?:always\s+|first,?\s+)?(?:" + _AGENT_VERBS_EN + r")\b"
     r"|\bagents?\s+(?:should|must|can|may)\b",
 }
+# Notes, and steps in the agent's own tools: a customer never opens the CRM.
 _NOTE_WORDS = (
     r"\b(?:nota interna|uso interno|internal note|internal use|agent note|nota para o atendente"
-    r"|nota para el agente)\b"
+    r"|nota para el agente|CRM|backoffice|back office)\b"
 )
 
 _COMPILED = {

@@ -21,11 +21,13 @@ from copilot.domain import Confidence, SearchHit
 from copilot.errors import ConfigError
 from copilot.textnorm import tokenize
 
-FEATURES = ("margin", "dense", "lexical", "lexical_best", "agree", "turn_tokens")
-"""Signals of one search: the first hit's margin over the second (fused scores), its dense cosine
-and scaled BM25, the best BM25 among the hits, whether BM25 liked the first hit best, and the
-turn's length in content words (log). The fused score itself is left out: it is almost a copy of
-the cosine, and two collinear inputs would get coefficients of opposite sign."""
+FEATURES = ("margin", "dense", "turn_best", "lexical", "lexical_best", "agree", "turn_tokens")
+"""Signals of one search: the first hit's margin over the second (fused scores), its cosine with
+the dense query, the best cosine of the turn alone with any passage, the first hit's scaled BM25,
+the best BM25 among the hits, whether BM25 liked the first hit best, and the turn's length in
+content words (log). The fused score
+itself is left out: it is almost a copy of the cosine, and two collinear inputs would get
+coefficients of opposite sign."""
 
 
 SIGNAL_DEPTH = 3
@@ -45,6 +47,7 @@ def signals(turn: str, hits: Sequence[SearchHit]) -> tuple[float, ...]:
     return (
         top.score - second,
         top.dense,
+        top.turn_best,
         top.lexical,
         lexical_best,
         agree,

@@ -79,3 +79,13 @@ def client(
     """The app with its lifespan running (models shared from the session fixtures)."""
     with TestClient(create_app(service_settings, embedder=e5, reranker=use_reranker)) as c:
         yield c
+
+
+@pytest.fixture
+def roomy_client(
+    service_settings: Settings, e5: Embedder, use_reranker: Reranker
+) -> Iterator[TestClient]:
+    """The app with the default 64 KiB frame limit: room for frames nested or numbered to excess."""
+    settings = service_settings.model_copy(update={"max_frame_bytes": 65536})
+    with TestClient(create_app(settings, embedder=e5, reranker=use_reranker)) as c:
+        yield c

@@ -39,7 +39,7 @@ def test_suite_reports_every_set_with_abstention_and_confidence(
 ) -> None:
     data = _suite(runner, "--baselines")
     sets = {s["set"]: s for s in data["sets"]}  # type: ignore[attr-defined]
-    assert set(sets) == {"bundled", "tiny-en"}
+    assert set(sets) == {"bundled", "tiny-en", "tiny-en+off-topic"}
     assert not sets["bundled"]["external"]
     assert sets["tiny-en"]["external"]
     tiny = sets["tiny-en"]
@@ -55,11 +55,18 @@ def test_suite_reports_every_set_with_abstention_and_confidence(
     # The follow-up names its subject only in earlier turns: the dialogue query must find it.
     assert "hotel-bravo:phone" in cases["f1"]["ranked_doc_ids"][:2]
     assert set(tiny["baselines"]) == {"dense-last-turn", "dense-last-3-turns", "bm25-last-turn"}
+    # Each dialogue again, its last turn replaced by the set's out-of-scope question.
+    off_topic = sets["tiny-en+off-topic"]
+    assert off_topic["n"] == 0
+    assert off_topic["n_abstain"] == 2
+    for case in off_topic["cases"]:
+        assert case["gold_doc_ids"] == []
+        assert case["id"] in {"f1+off-topic", "f2+off-topic"}
     assert data["macro"]["recall@5"] == tiny["recall@5"]  # type: ignore[index]
     # Each set got its own KB, cached by content: a second run re-embeds nothing.
     cache = tmp_path / "data" / "eval-cache"
     folders = sorted(p.name for p in cache.iterdir())
-    assert len(folders) == 2
+    assert len(folders) == 3  # bundled, tiny-en (shared by its off-topic variant), derived cases
     stamps = {p: p.stat().st_mtime_ns for p in cache.rglob("kb.sqlite")}
     _suite(runner)
     assert sorted(p.name for p in cache.iterdir()) == folders

@@ -27,6 +27,9 @@ FOR_AGENT = [
     ("en", "Agents can never see or read out a PIN."),
     ("en", "If SIM swap is suspected, tell them to call their operator."),
     ("en", "Remind customers that Tienda Cóndor never asks for passwords."),
+    ("en", "Block all cards permanently (CRM > Cards > Permanent block) and order replacements."),
+    ("es", "Si el cargo no corresponde, abrir un reclamo de facturación en el CRM."),
+    ("pt", "O valor do subsídio está no contrato e no CRM (Contrato > Fidelidade)."),
 ]
 
 FOR_CUSTOMER = [

@@ -20,7 +20,9 @@ SHIPPED = REPO / "models" / "confidence.json"
 
 def _hit(doc: str, dense: float, lexical: float = 0.0, score: float | None = None) -> SearchHit:
     fused = dense if score is None else score
-    return SearchHit(doc, doc, "", "text", fused, "src", 1, "en", dense=dense, lexical=lexical)
+    return SearchHit(
+        doc, doc, "", "text", fused, "src", 1, "en", dense=dense, lexical=lexical, turn_best=dense
+    )
 
 
 def _synthetic(n: int, seed: int = 7) -> list[LabelledSearch]:

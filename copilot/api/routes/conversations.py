@@ -11,7 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import TypeAdapter
 
 from copilot.api.auth import AgentDep, Principal, SupervisorDep, authenticator, ensure_owner
-from copilot.api.deps import RangeFiltersDep, ServiceDep, StateDep
+from copilot.api.deps import Offset, RangeFiltersDep, ServiceDep, StateDep
 from copilot.api.schemas import (
     AUDIO_CLIENT_MESSAGE,
     CLIENT_MESSAGE,
@@ -106,7 +106,7 @@ async def get_conversation(
 def log_filters(
     base: RangeFiltersDep,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> LogFilters:
     """The query parameters shared by every log listing."""
     return replace(base, limit=limit, offset=offset)

@@ -19,7 +19,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from copilot.api.auth import require
-from copilot.api.deps import RangeFiltersDep, StateDep
+from copilot.api.deps import Offset, RangeFiltersDep, StateDep
 from copilot.domain import Role
 from copilot.service.reports import ReportService
 from copilot.storage.analytics_records import ExportRow, FeedbackCounts, GroupBy, TimeBucket
@@ -30,7 +30,6 @@ router = APIRouter(
     dependencies=[Depends(require(Role.SUPERVISOR))],
 )
 
-Offset = Annotated[int, Query(ge=0)]
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
