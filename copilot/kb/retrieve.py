@@ -38,6 +38,8 @@ class RetrievalParams:
     rank fusion lets a same-language keyword match outrank the right answer written in another
     language, because it ignores how weak that match is. ``fusion="rrf"`` selects reciprocal rank
     fusion instead (``rrf_k``), rescaled so that a passage ranked first by both lists scores 1.
+    The dense query is the turn's embedding mixed with the dialogue context's, the context
+    weighing ``context_weight`` (`dense_vector`).
     """
 
     dense_candidates: int = 50
@@ -170,7 +172,7 @@ class Retriever:
         turn_best = 0.0
         if tv is not None and top:
             # The turn alone was the dense query (a single question): its best cosine is known.
-            same = dense and np.array_equal(tv, qv)
+            same = bool(dense) and np.array_equal(tv, qv)
             turn_best = max(dense.values()) if same else self._turn_best(tv, allowed)
         return [
             self._hit(cid, score, dense.get(cid, 0.0), lexical.get(cid, 0.0), turn_best)
