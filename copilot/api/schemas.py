@@ -5,12 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 from copilot.domain import Evidence, FeedbackAction, Speaker, Suggestion, SuggestionKind
 
 Language = Literal["es", "en", "pt"]
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")]
+
+
+def _no_nul(text: str) -> str:
+    # PostgreSQL text cannot hold NUL: refused here, a clear error instead of a dropped row.
+    if "\x00" in text:
+        raise ValueError("text must not contain NUL (\\u0000) characters")
+    return text
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+"""Free text from a client: any characters a database can store."""
 
 
 class _Message(BaseModel):
@@ -34,7 +45,7 @@ class TurnMessage(_Message):
     type: Literal["turn"]
     turn_id: Id
     speaker: Speaker
-    text: str = Field(min_length=1)
+    text: Text = Field(min_length=1)
     timestamp: datetime | None = None
 
 
@@ -44,8 +55,8 @@ class FeedbackMessage(_Message):
     type: Literal["feedback"]
     suggestion_id: Id
     action: FeedbackAction
-    final_text: str = ""
-    reason: str | None = Field(default=None, max_length=500)
+    final_text: Text = ""
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class EndMessage(_Message):
@@ -231,7 +242,7 @@ class TurnIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     turn_id: Id
     speaker: Speaker
-    text: str = Field(min_length=1)
+    text: Text = Field(min_length=1)
     agent_id: Id | None = Field(
         default=None, description="Defaults to the key's agent, else 'webhook'."
     )
@@ -247,8 +258,8 @@ class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     suggestion_id: Id
     action: FeedbackAction
-    final_text: str = ""
-    reason: str | None = Field(default=None, max_length=500)
+    final_text: Text = ""
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class KbPassageOut(BaseModel):

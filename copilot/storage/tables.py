@@ -35,6 +35,8 @@ from copilot.domain import Evidence, FeedbackAction, Speaker, SuggestionKind
 from copilot.storage.records import ConversationRecord, FeedbackRecord, SuggestionRecord, TurnRecord
 
 ID_LENGTH = 128
+ORIGIN_LENGTH = 512
+"""A suggestion's origin names an agent id (up to ID_LENGTH) and a suggestion id."""
 """Longest conversation, turn, suggestion or agent id the tables accept."""
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
@@ -163,7 +165,7 @@ class SuggestionRow(Base):
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(_JSON)
     latency_ms: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    origin: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    origin: Mapped[str | None] = mapped_column(String(ORIGIN_LENGTH))
 
     def to_record(self) -> SuggestionRecord:
         """This row as the plain value the repositories hand out."""

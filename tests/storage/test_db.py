@@ -46,7 +46,7 @@ async def test_upgrade_creates_tables_indexes_and_version(engine: AsyncEngine) -
         "ix_suggestions_created_at",
         "ix_feedback_created_at",
     } <= indexes
-    assert version == "0001"
+    assert version == "0002"
 
 
 async def test_upgrade_twice_is_a_no_op(db_url: str, engine: AsyncEngine) -> None:
