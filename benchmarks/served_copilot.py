@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import socket
@@ -15,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from copilot.kb.suite import content_digest
 
 ROOT = Path(__file__).resolve().parent.parent
 _READY_MARK = ".bench-ready"
@@ -34,16 +35,6 @@ class ServedCopilot:
     kb_passages: int
     startup_s: float
     ingested: bool
-
-
-def kb_digest(source: Path) -> str:
-    """Hash of a KB source (file, or every file under a folder: relative names and bytes)."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
-    for path in files:
-        name = path.relative_to(source) if source.is_dir() else Path(path.name)
-        digest.update(name.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:12]
 
 
 def _free_port() -> int:
@@ -102,7 +93,7 @@ def serve_kb(
     Raises:
         ServiceStartError: The service exited or was not ready in time (with its log's tail).
     """
-    data_dir = data_root / f"{name}-{kb_digest(kb_source)}"
+    data_dir = data_root / f"{name}-{content_digest((kb_source,))[:12]}"
     if data_dir.exists() and not (data_dir / _READY_MARK).exists():
         shutil.rmtree(data_dir)
     ingested = not data_dir.exists()

@@ -42,6 +42,7 @@ from rich.console import Console
 from served_copilot import ServedCopilot, serve_kb
 
 from copilot.cli.progress import progress_bar
+from copilot.kb.evaluate import load_cases as evaluation_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTERNAL = ("multiwoz21-followup-en", "multiwoz21-followup-passages-en")
@@ -84,14 +85,17 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def load_cases(path: Path) -> list[Case]:
-    """Labelled cases: ``history`` (roles customer / agent) or a single ``query``."""
-    out = []
-    for r in _jsonl(path):
-        history = r.get("history") or [{"role": "customer", "text": r["query"]}]
-        turns = tuple((t["role"], t["text"]) for t in history)
-        gold = frozenset(r.get("gold_doc_ids") or ())
-        out.append(Case(r["id"], turns, gold, r.get("client"), r.get("language")))
-    return out
+    """Labelled cases, read (and validated) as `copilot kb eval` reads them."""
+    return [
+        Case(
+            c.case_id,
+            tuple((t.speaker.value, t.text) for t in c.turns),
+            c.gold_doc_ids,
+            c.client,
+            c.language,
+        )
+        for c in evaluation_cases(path)
+    ]
 
 
 def load_conversations(path: Path) -> list[Case]:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import random
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,19 +116,26 @@ def derive_off_topic(sets: Sequence[EvalSet], folder: Path) -> list[EvalSet]:
     return derived
 
 
-def _files(sources: tuple[Path, ...]) -> Iterator[Path]:
+def content_digest(sources: Sequence[Path]) -> str:
+    """SHA-256 of KB sources: each file, or every file under a folder, by relative name and bytes.
+
+    A KB built from sources with the same digest (and the same build) need not be embedded again.
+    """
+    digest = hashlib.sha256()
     for source in sources:
-        yield from (
-            sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
-        )
+        files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
+        for path in files:
+            name = path.relative_to(source).as_posix() if source.is_dir() else path.name
+            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def cache_key(eval_set: EvalSet, build: BuildInfo) -> str:
     """Hash of the set's KB files (names and bytes), the embedder and the chunker."""
-    digest = hashlib.sha256(f"{build.embedder}|{build.dim}|{build.chunker}".encode())
-    for path in _files(eval_set.kb_sources):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    files = content_digest(eval_set.kb_sources)
+    return hashlib.sha256(
+        f"{build.embedder}|{build.dim}|{build.chunker}|{files}".encode()
+    ).hexdigest()[:16]
 
 
 def open_set_kb(
