@@ -281,6 +281,10 @@ class KnowledgeBase:
         """Every document with its metadata, version and number of passages."""
         return self._store.document_infos()
 
+    def documents(self) -> list[Document]:
+        """Every document with its full text, in one read (for scanning the whole KB)."""
+        return self._store.documents()
+
     def document(self, doc_id: str) -> tuple[Document, list[Chunk]]:
         """One document with its passages in reading order (for showing a suggestion's source).
 
