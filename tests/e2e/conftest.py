@@ -27,6 +27,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Playwright,
+    expect,
     sync_playwright,
 )
 
@@ -154,6 +155,9 @@ def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContex
         locale="es-ES",
     )
     ctx.set_default_timeout(15_000)
+    # Assertions wait as long as actions do: on a loaded CI box a page's data can take over
+    # Playwright's default 5 s (the console's gap grouping embeds up to 500 turns per request).
+    expect.set_options(timeout=15_000)
     yield ctx
     ctx.close()
 
