@@ -19,6 +19,7 @@
     ├── InvalidMessageError           a message whose content is refused
     ├── FrameTooLargeError            a message over the size limit
     ├── StorageError                  the log database cannot be reached, migrated or written
+    ├── WriteRejectedError            the log database refused a write for good (dead-lettered)
     ├── UnauthenticatedError          no credentials, or credentials nobody issued
     └── ForbiddenError                the caller's role or agent may not do this
 """
@@ -103,6 +104,13 @@ class StorageError(CopilotError):
 
     The message names the database by host and name, and records by id: never a password or any
     conversation text.
+    """
+
+
+class WriteRejectedError(CopilotError):
+    """The log database refused a write for good (a constraint or a value it cannot store).
+
+    Retrying cannot help: the write was kept in the dead-letter file and nothing was acknowledged.
     """
 
 

@@ -121,7 +121,12 @@ class Settings(BaseSettings):
     """Extra wait for more queries before embedding a batch. 0: a batch is whatever queued while
     the previous one ran. Measured at 50 / 200 concurrent conversations (5 s pacing): p95 143 ms /
     1.9 s with 0, against 138 ms / 3.9 s with 2 ms (the wait costs every turn at light load)."""
-    log_max_backoff_s: PositiveFloat = 30.0
+    write_timeout_s: PositiveFloat = 3.0
+    """How long a turn, feedback or start waits for its log write to commit while the database is
+    unavailable; then it is answered 503 (``Retry-After``) and nothing is acknowledged."""
+    dead_letter_path: Path | None = None
+    """JSON lines of the writes the database refused for good (each with its error and redacted
+    records); unset: ``data_dir/dead_letters.jsonl``."""
     shutdown_flush_s: PositiveFloat = 10.0
     ingest_demo_on_start: bool = True
     session_idle_s: PositiveFloat = 4 * 3600
@@ -203,6 +208,12 @@ class Settings(BaseSettings):
     def kb_dir(self) -> Path:
         """Folder that holds this KB's metadata database and FAISS index."""
         return self.data_dir / "kb" / self.kb_name
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented idiom for derived fields
+    @property
+    def effective_dead_letter_path(self) -> Path:
+        """Where refused log writes are kept: ``dead_letter_path``, else in ``data_dir``."""
+        return self.dead_letter_path or self.data_dir / "dead_letters.jsonl"
 
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented idiom for derived fields
     @property

@@ -43,6 +43,7 @@ from copilot.service.session import SessionRegistry
 from copilot.service.voice import VoiceService
 from copilot.settings import Settings
 from copilot.storage.db import create_engine, session_factory, upgrade
+from copilot.storage.dead_letters import DeadLetters
 from copilot.storage.feedback_repo import FeedbackRepo
 from copilot.suggest.memory import Remembered, TeamMemory
 
@@ -167,7 +168,13 @@ def create_app(
         ]
         await anyio.to_thread.run_sync(memory.add, items)
         metrics = ServiceMetrics()
-        writer = LogWriter(sessions, settings.log_max_backoff_s, metrics.write_backlog.set)
+        writer = LogWriter(
+            sessions,
+            DeadLetters(settings.effective_dead_letter_path),
+            settings.write_timeout_s,
+            on_depth=metrics.write_backlog.set,
+            on_rejected=lambda job: metrics.writes_rejected.labels(job).inc(),
+        )
         writer.start()
         pipeline = TurnPipeline(
             kb,

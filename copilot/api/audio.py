@@ -12,6 +12,7 @@ import logging
 from fastapi import WebSocket
 
 from copilot.api.auth import Principal, ensure_owner
+from copilot.api.deps import ConversationId
 from copilot.api.schemas import (
     AUDIO_CLIENT_MESSAGE,
     EndAudioMessage,
@@ -120,7 +121,7 @@ class _AudioConnection(JsonSocket):
             self.state.metrics.audio_calls.dec()
 
 
-async def audio_stream(websocket: WebSocket, conversation_id: str) -> None:
+async def audio_stream(websocket: WebSocket, conversation_id: ConversationId) -> None:
     """Serve one audio socket until ``end_audio`` or disconnect (open utterances are finished)."""
     opened = await open_socket(websocket)
     if opened is None:

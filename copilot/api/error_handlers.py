@@ -22,9 +22,11 @@ from copilot.errors import (
     InvalidMessageError,
     ModelNotFoundError,
     NotStartedError,
+    StorageError,
     UnauthenticatedError,
     UnknownConversationError,
     UnknownSuggestionError,
+    WriteRejectedError,
 )
 
 logger = logging.getLogger(__name__)
@@ -40,7 +42,12 @@ _STATUS: dict[type[CopilotError], tuple[int, str]] = {
     ForbiddenError: (403, "forbidden"),
     AudioFormatError: (415, "invalid_audio"),
     ModelNotFoundError: (503, "asr_unavailable"),
+    StorageError: (503, "storage_unavailable"),
+    WriteRejectedError: (500, "write_rejected"),
 }
+
+RETRY_AFTER_S = 5
+"""What a 503 for an unavailable log database tells the client to wait before sending again."""
 
 
 def status_and_code(exc: CopilotError) -> tuple[int, str]:
@@ -97,7 +104,13 @@ def install(app: FastAPI) -> None:
         state = getattr(request.app.state, "copilot", None)
         if state is not None:
             state.metrics.errors.labels(code).inc()
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = (
+            {"WWW-Authenticate": "Bearer"}
+            if status == 401
+            else {"Retry-After": str(RETRY_AFTER_S)}
+            if isinstance(exc, StorageError)
+            else None
+        )
         return JSONResponse(
             {"type": "error", "code": code, "message": str(exc)},
             status_code=status,

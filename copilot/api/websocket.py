@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import WebSocket
 
 from copilot.api.auth import Principal, ensure_owner
+from copilot.api.deps import ConversationId
 from copilot.api.schemas import (
     CLIENT_MESSAGE,
     EndMessage,
@@ -172,7 +173,7 @@ class _Connection(JsonSocket):
                 message.id or message.suggestion_id, "recorded" if recorded else "duplicate"
             )
         else:
-            service.end(self.conversation_id)
+            await service.end(self.conversation_id)
             await self.ack(message.id, "ended")
             return False
         return True
@@ -221,7 +222,7 @@ class _Connection(JsonSocket):
         # A fresh result was already broadcast to every listener, this connection included.
 
 
-async def conversation_stream(websocket: WebSocket, conversation_id: str) -> None:
+async def conversation_stream(websocket: WebSocket, conversation_id: ConversationId) -> None:
     """Serve one WebSocket connection until the client leaves or sends ``end``."""
     opened = await open_socket(websocket)
     if opened is None:

@@ -9,65 +9,25 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeAlias
 
+from copilot.privacy import checks
+from copilot.privacy import patterns as p
+
 _Finding: TypeAlias = tuple[str, int, int]
 """A label and the span of the matched string that it replaces."""
 _Classifier: TypeAlias = Callable[[re.Match[str]], str | _Finding | None]
 """A label for the match's ``pii`` group, a `_Finding` for another span, or None to keep it."""
-
-# Each pattern names the personal part ``pii``; text around it (a context word) is kept.
-_EMAIL = r"(?<![\w.%+-])(?P<pii>[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}[\w-]*)"
-_IBAN = r"(?<!\w)(?P<pii>[A-Z]{2}\d{2}(?: ?[A-Z\d]{4}){2,7}(?: ?[A-Z\d]{1,4})?)(?!\w)"
-_CNPJ_FORMATTED = r"(?<![\w./-])(?P<pii>\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2})(?![\w/]|[.-]\d)"
-_CPF_FORMATTED = r"(?<![\w./-])(?P<pii>\d{3}\.?\d{3}\.?\d{3}-\d{2})(?![\w/]|[.-]\d)"
-_RUT_FORMATTED = r"(?<![\w./-])(?P<pii>\d{1,2}\.\d{3}\.\d{3}-[\dkK])(?![\w/]|[.-]\d)"
-_CURP = r"(?<!\w)(?P<pii>[A-Z][AEIOUX][A-Z]{2}\d{6}[HM][A-Z]{5}[0-9A-Z]\d)(?!\w)"
-_RFC = (
-    r"(?<![\w&])(?P<pii>[A-ZÑ&]{3,4}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])[A-Z\d]{3})"
-    r"(?![\w&])"
-)
-# Digit groups joined by single spaces, dashes, dots or commas: people (and speech recognition,
-# which regroups spoken digits at will: "4-532-0151-128-3-0366") write a card in any grouping.
-# `_find_card` picks the Luhn-valid stretch inside the run.
-_CARD = r"(?<![\w.,-])(?P<pii>\d+(?:[ .,-]\d+)*)(?!\w|[.,-]\d)"
-_CARD_LENGTHS = range(13, 20)
+_LOOK_BACK = 60
+"""Characters before a match searched for a context word."""
 _DIGIT_GROUP = re.compile(r"\d+")
-_BARE_DIGITS = r"(?<![\w.,/-])(?P<pii>\d{{{n}}})(?!\w|[.,/-]\d)"
-_SSN = r"(?<![\w-])(?P<pii>(?!000|666|9)\d{3}-(?!00)\d{2}-(?!0000)\d{4})(?!\w|-\d)"
-# National ids of CO/AR/PE/CL/BR are bare digits, so they count only after a context word.
-_ID_CONTEXT = (
-    r"(?<![\w.])(?:"
-    r"(?P<cedula>c[ée]dula|(?-i:C\.?C\.?|C\.?I\.?))"
-    r"|(?P<cpf>CPF)"
-    r"|n[úu]mero\s+de\s+documento|documento|D\.?N\.?I\.?|R\.?U\.?[TN]\.?|CUI[LT]"
-    r"|identidade?|identificaci[óo]n|identifica[çc][ãa]o|identity|identification"
-    r"|(?:national\s+)?(?-i:ID)\s*(?:number|no\.|n[º°]|\#)|national\s+(?-i:ID)|(?-i:RG)"
-    r")(?![^\W\d_])"
-    r"(?P<gap>[\s:#.,º°-]*(?:[^\W\d_]+[\s:#.,º°-]+){0,3}?)"
-    r"(?P<pii>\d{1,3}(?:\.\d{3}){1,3}(?:-[\dkK])?|\d{2}-\d{8}-\d|\d{6,11}(?:-[\dkK])?)"
-    r"(?!\w|[.,]?\d)"
-)
-_PHONE = (
-    r"(?<![\w#$€£/.,+-])(?P<pii>"
-    r"\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?[ .-]?\d{1,14}(?:[ .-]\d{2,5}){0,4}"  # +55 11 91234-5678
-    r"|\(\d{2,4}\)[ .-]?\d{2,9}(?:[ .-]\d{2,5}){0,3}"  # (11) 91234-5678
-    r"|\d{1,8}(?:[ .-]\d{1,8}){1,14}"  # 300 123 4567, 011 15-1234-5678, spoken "3 0 0 1 2…"
-    r"|\d{10,13}|9\d{8})"  # bare national numbers; 9xxxxxxxx is a PE/CL mobile
-    r"(?![\w%]|[.,:/-]?\d)"
-)
-# Dates, times, amounts and percentages: a phone candidate never spans one of these.
-_NOT_A_PHONE = (
-    r"(?<!\d)(?:(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}"
-    r"|\d{1,2}[-/.]\d{1,2}[-/.](?:(?:19|20)\d{2}|\d{2})"
-    r"|\d{1,2}:\d{2}(?::\d{2})?)(?!\d)"
-    r"|(?:R\$|US\$|\$|€|£|S/\.?|\b(?:USD|MXN|COP|ARS|CLP|PEN|BRL|EUR|UF)\b)\s?\d[\d.,]*"
-    r"|(?<![\d.,])\d[\d.,]*\s?(?:%|\b(?:pesos|reais|reales|soles|d[óo]lares|dollars|USD|MXN|COP|ARS|CLP"
-    r"|PEN|BRL|EUR)\b)"
-)
-# A bare digit run right after one of these words is an order or ticket number, not a phone.
-_REFERENCE_BEFORE = (
-    r"(?:pedido|orden|order|ordem|protocolo|ticket|factura|fatura|invoice|boleta|gu[íi]a"
-    r"|tracking|rastreio|\#)[\s:#.º°-]*(?:[^\W\d_]+[\s:#.º°-]+)?$"
-)
+
+
+def _compile(source: str, *, ignore_case: bool = True) -> re.Pattern[str]:
+    return re.compile(source, re.IGNORECASE if ignore_case else 0)
+
+
+_REFERENCE_BEFORE = _compile(p.REFERENCE_BEFORE)
+_AMOUNT_BEFORE = _compile(p.AMOUNT_BEFORE)
+_LOCAL_NUMBER = _compile(p.LOCAL_NUMBER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +59,14 @@ class _Rule:
 class Redactor:
     """Finds personal data in chat text (es, en, pt) and replaces it with labels.
 
-    Rules run in a fixed order so that findings do not overlap: e-mails and IBANs first, then the
-    formatted Brazilian, Chilean and Mexican ids, cards (Luhn-checked), bare CPF/CNPJ (check digits
-    verified), US SSNs, ids introduced by a context word (``cédula``, ``DNI``, ``RUT``, ``RG``, ...)
-    and phone numbers last. Rules repeat until nothing changes, so redacting twice is a no-op.
-    Instances hold only compiled patterns and a frozen allowlist, and are safe to share between
-    threads.
+    Rules run in a fixed order so that findings do not overlap: e-mails (also spelled out, as in
+    ``maria [at] example.com``) and IBANs first, then formatted ids (CNPJ, CPF, Spanish DNI/NIE,
+    RUT/NIT, CUIT, CURP, RFC), cards (Luhn-checked), bare CNPJ/CPF, US SSNs, ids and passports
+    introduced by a context word (``cédula``, ``DNI``, ``SSN``, ``pasaporte``, ...), dotted DNIs
+    and phone numbers last. Numbers without a distinctive format count only when their check
+    digits (python-stdnum) hold or a context word names them. Rules repeat until nothing changes,
+    so redacting twice is a no-op. Instances hold only compiled patterns and a frozen allowlist,
+    and are safe to share between threads.
 
     Args:
         published: Strings the KB itself publishes (a hotline, a support e-mail; see
@@ -114,25 +76,27 @@ class Redactor:
 
     def __init__(self, published: Iterable[str] = ()) -> None:
         self._published = frozenset(published)
-
-        def compile_(source: str, *, ignore_case: bool = True) -> re.Pattern[str]:
-            return re.compile(source, re.IGNORECASE if ignore_case else 0)
-
-        self._reference_before = compile_(_REFERENCE_BEFORE)
+        not_a_number_id = _compile(p.NOT_A_NUMBER_ID)
         self._rules: tuple[_Rule, ...] = (
-            _Rule(compile_(_EMAIL), _always("EMAIL")),
-            _Rule(compile_(_IBAN, ignore_case=False), _if_valid("IBAN", _iban_ok)),
-            _Rule(compile_(_CNPJ_FORMATTED), _always("CNPJ")),
-            _Rule(compile_(_CPF_FORMATTED), _always("CPF")),
-            _Rule(compile_(_RUT_FORMATTED), _if_valid("DNI", _rut_ok)),
-            _Rule(compile_(_CURP), _always("CURP")),
-            _Rule(compile_(_RFC), _always("RFC")),
-            _Rule(compile_(_CARD), _find_card),
-            _Rule(compile_(_BARE_DIGITS.format(n=14)), _if_valid("CNPJ", _cnpj_ok)),
-            _Rule(compile_(_BARE_DIGITS.format(n=11)), _if_valid("CPF", _cpf_ok)),
-            _Rule(compile_(_SSN), _always("SSN")),
-            _Rule(compile_(_ID_CONTEXT), _classify_id),
-            _Rule(compile_(_PHONE), self._classify_phone, barrier=compile_(_NOT_A_PHONE)),
+            _Rule(_compile(p.EMAIL), _always("EMAIL")),
+            _Rule(_compile(p.EMAIL_SPELLED), _always("EMAIL")),
+            _Rule(_compile(p.IBAN, ignore_case=False), _if_valid("IBAN", checks.iban_ok)),
+            _Rule(_compile(p.CNPJ_FORMATTED), _always("CNPJ")),
+            _Rule(_compile(p.CPF_FORMATTED), _always("CPF")),
+            _Rule(_compile(p.ES_ID), _valid_or_named("DNI", checks.es_id_ok, "DNI", "NIE", "NIF")),
+            _Rule(_compile(p.RUT_FORMATTED), _if_valid("DNI", _rut_or_nit_ok)),
+            _Rule(_compile(p.CUIT), _if_valid("DNI", checks.cuit_ok)),
+            _Rule(_compile(p.CURP), _valid_or_named("CURP", checks.curp_ok, "CURP")),
+            _Rule(_compile(p.RFC), _valid_or_named("RFC", checks.rfc_ok, "RFC")),
+            _Rule(_compile(p.CARD), _find_card),
+            _Rule(_compile(p.CNPJ, ignore_case=False), _unless_reference("CNPJ", _cnpj_ok)),
+            _Rule(_compile(p.CPF_BARE), _unless_reference("CPF", checks.cpf_ok)),
+            _Rule(_compile(p.SSN), _if_valid("SSN", checks.ssn_ok)),
+            _Rule(_compile(p.ID_CONTEXT), _classify_id),
+            _Rule(_compile(p.PASSPORT), _always("PASSPORT")),
+            _Rule(_compile(p.DOTTED_ID), _classify_dotted_id, barrier=not_a_number_id),
+            _Rule(_compile(p.LOCAL_PHONE), _classify_local_phone, barrier=not_a_number_id),
+            _Rule(_compile(p.PHONE), _classify_phone, barrier=not_a_number_id),
         )
 
     def redact(self, text: str) -> Redaction:
@@ -146,7 +110,8 @@ class Redactor:
         """
         counts: dict[str, int] = {}
         # A replacement can free a neighbour that a lookbehind had blocked (``a@b.co12@c.co``), so
-        # run to a fixpoint; it ends because every finding holds a digit or ``@`` and labels none.
+        # run to a fixpoint; it ends because every finding holds a digit, an ``@`` or a spelled
+        # "at", and labels hold none.
         previous = None
         while text != previous:
             previous = text
@@ -171,20 +136,6 @@ class Redactor:
             for rule in self._rules:
                 _apply(rule, text, {}, frozenset(), found)
         return frozenset(found)
-
-    def _classify_phone(self, match: re.Match[str]) -> str | None:
-        raw = match["pii"]
-        digits = _digits(raw)
-        if not 8 <= len(digits) <= 15:
-            return None
-        separators = {c for c in raw if not c.isdigit()}
-        groups = re.split(r"[ .-]", raw)
-        if separators == {"."} and all(len(g) == 3 for g in groups[1:]):
-            return None  # 12.299.990 is an amount with thousands separators
-        start = match.start()
-        if raw.isdigit() and self._reference_before.search(match.string, max(0, start - 40), start):
-            return None
-        return "PHONE"
 
 
 @functools.lru_cache(maxsize=1)
@@ -247,96 +198,126 @@ def _if_valid(label: str, check: Callable[[str], bool]) -> _Classifier:
     return lambda match: label if check(match["pii"]) else None
 
 
+def _valid_or_named(label: str, check: Callable[[str], bool], *words: str) -> _Classifier:
+    """Label a match whose check digits hold, or one right after a word that names its kind.
+
+    A customer who writes "mi CURP es ..." means a CURP even with a typo in its check digit.
+    """
+    named = _compile(p.named_before(*words))
+
+    def classify(match: re.Match[str]) -> str | None:
+        start = match.start("pii")
+        if check(match["pii"]) or named.search(match.string, max(0, start - _LOOK_BACK), start):
+            return label
+        return None
+
+    return classify
+
+
+def _unless_reference(label: str, check: Callable[[str], bool]) -> _Classifier:
+    """Label a bare number whose check digits hold, unless it follows "pedido", "protocolo"...
+
+    One random number in a hundred passes a two-digit check, and an order number is no id.
+    """
+
+    def classify(match: re.Match[str]) -> str | None:
+        if _before(_REFERENCE_BEFORE, match) or not check(match["pii"]):
+            return None
+        return label
+
+    return classify
+
+
+def _before(pattern: re.Pattern[str], match: re.Match[str]) -> bool:
+    start = match.start("pii")
+    return pattern.search(match.string, max(0, start - _LOOK_BACK), start) is not None
+
+
+def _rut_or_nit_ok(text: str) -> bool:
+    return checks.rut_ok(text) or checks.nit_ok(text)
+
+
+def _cnpj_ok(text: str) -> bool:
+    # Twelve letters and two digits is a word or a coupon code, not a company.
+    return any(c.isdigit() for c in text[:-2]) and checks.cnpj_ok(text)
+
+
+def _classify_id(match: re.Match[str]) -> str:
+    if match["cedula"]:
+        return "CEDULA"
+    if match["ssn"]:
+        return "SSN"
+    return "CPF" if match["cpf"] else "DNI"
+
+
+def _classify_dotted_id(match: re.Match[str]) -> str | None:
+    if _before(_AMOUNT_BEFORE, match) or _before(_REFERENCE_BEFORE, match):
+        return None
+    return "DNI"
+
+
+def _classify_local_phone(match: re.Match[str]) -> str | None:
+    if _before(_AMOUNT_BEFORE, match) or _before(_REFERENCE_BEFORE, match):
+        return None
+    return "PHONE"
+
+
+def _classify_phone(match: re.Match[str]) -> str | None:
+    end = match.start("ext") if match["ext"] else match.end("pii")
+    raw = match.string[match.start("pii") : end]
+    digits = checks.digits(raw)
+    if _LOCAL_NUMBER.fullmatch(raw):
+        return None if _before(_REFERENCE_BEFORE, match) else "PHONE"
+    if not 8 <= len(digits) <= 15:
+        return None
+    separators = {c for c in raw if not c.isdigit()}
+    groups = re.split(rf"[ .{p.SPACES}-]", raw)
+    if separators == {"."} and all(len(g) == 3 for g in groups[1:]):
+        return None  # 12.299.990 is an amount with thousands separators
+    if not raw.startswith(("+", "(")) and _before(_REFERENCE_BEFORE, match):
+        return None  # "pedido 3001234567", "factura 0001-00012345"
+    return "PHONE"
+
+
 def _find_card(match: re.Match[str]) -> _Finding | None:
-    """The longest Luhn-valid stretch of 13-19 digits in a run of digit groups.
+    """The longest valid card number in a run of digit groups.
 
     Stretches of whole groups come first, so a neighbouring number in the same run (an expiry
     date, a phone) is left to its own rule. A run of more than 19 digits in several groups cannot
-    be one number: speech recognition regroups and repeats spoken digits, so there any Luhn-valid
-    stretch of digits counts, and the groups it touches are masked.
+    be one number: speech recognition regroups and repeats spoken digits, so there any valid
+    stretch of digits counts, and the groups it touches are masked. A 12-digit (Maestro) card
+    does not count after an order or invoice word: "factura 5756-64636199" is an invoice.
     """
+    lengths = checks.CARD_LENGTHS
+    if _before(_REFERENCE_BEFORE, match):
+        lengths = range(lengths.start + 1, lengths.stop)
     base = match.start("pii")
     groups = [(base + g.start(), base + g.end()) for g in _DIGIT_GROUP.finditer(match["pii"])]
-    texts = [match.string[a:b] for a, b in groups]
+    texts = [checks.digits(match.string[a:b]) for a, b in groups]
     best: tuple[int, int, int] | None = None  # digits, first group, last group
     for i in range(len(groups)):
         joined = ""
         for j in range(i, len(groups)):
             joined += texts[j]
-            if len(joined) > _CARD_LENGTHS[-1]:
+            if len(joined) > lengths[-1]:
                 break
-            if len(joined) in _CARD_LENGTHS and (best is None or len(joined) > best[0]):
-                if _luhn_ok(joined):
+            if len(joined) in lengths and (best is None or len(joined) > best[0]):
+                if checks.card_ok(joined):
                     best = (len(joined), i, j)
     if best is None:
         digits = "".join(texts)
-        if len(groups) < 2 or len(digits) <= _CARD_LENGTHS[-1]:
+        if len(groups) < 2 or len(digits) <= lengths[-1]:
             return None
         owner = [n for n, t in enumerate(texts) for _ in t]
         best = next(
             (
                 (length, owner[at], owner[at + length - 1])
-                for length in reversed(_CARD_LENGTHS)
+                for length in reversed(lengths)
                 for at in range(len(digits) - length + 1)
-                if _luhn_ok(digits[at : at + length])
+                if checks.card_ok(digits[at : at + length])
             ),
             None,
         )
         if best is None:
             return None
     return "CARD", groups[best[1]][0], groups[best[2]][1]
-
-
-def _classify_id(match: re.Match[str]) -> str:
-    if match["cedula"]:
-        return "CEDULA"
-    return "CPF" if match["cpf"] else "DNI"
-
-
-def _digits(text: str) -> str:
-    return "".join(c for c in text if c.isdigit())
-
-
-def _luhn_ok(text: str) -> bool:
-    digits = [int(c) for c in reversed(_digits(text))]
-    doubled = (d * 2 - 9 if d > 4 else d * 2 for d in digits[1::2])
-    return len(digits) in range(13, 20) and (sum(digits[::2]) + sum(doubled)) % 10 == 0
-
-
-def _mod11_digit(digits: str, weights: range | list[int]) -> int:
-    rest = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11
-    return 0 if rest < 2 else 11 - rest
-
-
-def _cpf_ok(text: str) -> bool:
-    d = _digits(text)
-    if len(d) != 11 or len(set(d)) == 1:
-        return False
-    return _mod11_digit(d[:9], range(10, 1, -1)) == int(d[9]) and _mod11_digit(
-        d[:10], range(11, 1, -1)
-    ) == int(d[10])
-
-
-def _cnpj_ok(text: str) -> bool:
-    d = _digits(text)
-    if len(d) != 14 or len(set(d)) == 1:
-        return False
-    first = [5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
-    return _mod11_digit(d[:12], first) == int(d[12]) and _mod11_digit(d[:13], [6, *first]) == int(
-        d[13]
-    )
-
-
-def _rut_ok(text: str) -> bool:
-    body, check = _digits(text[:-1]), text[-1].upper()
-    total = sum(int(d) * (2 + i % 6) for i, d in enumerate(reversed(body)))
-    expected = 11 - total % 11
-    return check == {10: "K", 11: "0"}.get(expected, str(expected))
-
-
-def _iban_ok(text: str) -> bool:
-    compact = text.replace(" ", "")
-    if not 15 <= len(compact) <= 34:
-        return False
-    rearranged = compact[4:] + compact[:4]
-    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1

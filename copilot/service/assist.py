@@ -56,8 +56,9 @@ class TurnAccepted:
 class AssistService:
     """Orchestrates one conversation turn: redact, log, retrieve and draft, remember feedback.
 
-    Everything stored goes through the redactor first; writes go to the `LogWriter` and never delay
-    a suggestion.
+    Everything stored goes through the redactor first. Every write is committed (group-committed
+    by the `LogWriter`) before the call returns, so whatever the caller acknowledges survives a
+    crash; a write that cannot be committed raises instead, and the session is left as it was.
     """
 
     def __init__(
@@ -69,7 +70,6 @@ class AssistService:
         redactor: Redactor,
         metrics: ServiceMetrics,
         sessions: async_sessionmaker[AsyncSession],
-        restore_wait_s: float = 2.0,
     ) -> None:
         self.registry = registry
         self._pipeline = pipeline
@@ -78,7 +78,6 @@ class AssistService:
         self._redactor = redactor
         self._metrics = metrics
         self._sessions = sessions
-        self._restore_wait_s = restore_wait_s
 
     def _clean(self, text: str) -> str:
         return self._redactor.redact(text).text
@@ -93,21 +92,37 @@ class AssistService:
     ) -> tuple[ConversationSession, bool]:
         """Start or resume a conversation; returns the session and whether it was resumed.
 
-        A conversation the service no longer holds in memory (it restarted) is rebuilt from the
-        logs, so resent turns stay idempotent and the latest suggestions can be sent again.
+        The session is registered only once its conversation row is committed, and concurrent
+        starts of one conversation wait for each other, so no turn is accepted for a conversation
+        the log does not hold. A conversation the service no longer holds in memory (it restarted)
+        is rebuilt from the logs, so resent turns stay idempotent and the latest suggestions can
+        be sent again.
+
+        Raises:
+            StorageError: the log database is unavailable; nothing was started.
+            WriteRejectedError: the database refused the conversation row.
         """
-        session, resumed = self.registry.start(conversation_id, agent_id, channel, client, language)
-        if not resumed:
-            await self._writer.flush(self._restore_wait_s)
-            resumed = await restore_session(session, self._sessions)
-        record = ConversationRecord(
-            conversation_id, agent_id, channel, session.client, session.language, datetime.now(UTC)
-        )
+        async with self.registry.starting(conversation_id):
+            session = self.registry.live(conversation_id)
+            resumed = session is not None
+            if session is None:
+                session = self.registry.new(conversation_id, agent_id, channel, client, language)
+                resumed = await restore_session(session, self._sessions)
+            record = ConversationRecord(
+                conversation_id,
+                agent_id,
+                channel,
+                client or session.client,
+                language or session.language,
+                datetime.now(UTC),
+            )
 
-        async def write(s: AsyncSession) -> None:
-            await ConversationRepo(s).start(record)
+            async def write(s: AsyncSession) -> None:
+                await ConversationRepo(s).start(record)
 
-        self._writer.submit("conversation_start", write)
+            await self._writer.write("conversation_start", write, record)
+            session.refresh(agent_id, channel, client, language)
+            self.registry.add(session)
         logger.info("conversation_started conversation_id=%s resumed=%s", conversation_id, resumed)
         return session, resumed
 
@@ -124,24 +139,29 @@ class AssistService:
         Every listener of the conversation hears of the turn (but ``origin``, which sent it) and of
         the suggestions, whether the turn came by WebSocket, REST or voice.
 
+        The turn is committed before it joins the dialogue, and a customer turn's suggestions
+        before they are sent: a turn resent by a client that got no answer is a duplicate only
+        when it was committed.
+
         Raises:
             NotStartedError: The conversation was not started.
+            StorageError: the log database is unavailable; the turn was not accepted.
+            WriteRejectedError: the database refused the turn.
         """
         session = self.registry.get(conversation_id)
         if turn_id in session.seen_turn_ids:
-            latest = (
-                session.latest if session.latest and session.latest.turn_id == turn_id else None
-            )
-            return TurnAccepted(turn_id, latest, duplicate=True)
+            return self._duplicate(session, turn_id)
         clean = self._clean(text)
-        seq = session.add_turn(turn_id, speaker, clean)
-        self._metrics.turns.labels(speaker.value).inc()
         record = TurnRecord(conversation_id, turn_id, speaker, clean, datetime.now(UTC))
 
-        async def write_turn(s: AsyncSession) -> None:
-            await TurnLogRepo(s).add_turn(record)
+        async def write_turn(s: AsyncSession) -> bool:
+            return await TurnLogRepo(s).add_turn(record)
 
-        self._writer.submit("turn", write_turn)
+        added = await self._writer.write("turn", write_turn, record)
+        if not added or turn_id in session.seen_turn_ids:  # the same turn sent twice at once
+            return self._duplicate(session, turn_id)
+        seq = session.add_turn(turn_id, speaker, clean)
+        self._metrics.turns.labels(speaker.value).inc()
         await session.broadcast(TurnLogged(turn_id, speaker, clean, record.created_at), skip=origin)
         if speaker is not Speaker.CUSTOMER:
             return TurnAccepted(turn_id)
@@ -161,19 +181,20 @@ class AssistService:
             result = TurnResult(
                 turn_id, outcome.language, outcome.kb_gap, outcome.latency_ms, outcome.suggestions
             )
+            # Committed before anyone sees them: feedback on a suggestion always finds its row.
+            await self._log_outcome(session, outcome.confidence, result)
             session.remember(result)
-        self._log_outcome(session, outcome.confidence, result)
         await session.broadcast(result)
         return TurnAccepted(turn_id, result)
 
-    def _log_outcome(
+    @staticmethod
+    def _duplicate(session: ConversationSession, turn_id: str) -> TurnAccepted:
+        latest = session.latest if session.latest and session.latest.turn_id == turn_id else None
+        return TurnAccepted(turn_id, latest, duplicate=True)
+
+    async def _log_outcome(
         self, session: ConversationSession, confidence: float, result: TurnResult
     ) -> None:
-        self._metrics.latency.observe(result.latency_ms / 1000)
-        if result.kb_gap:
-            self._metrics.kb_gaps.inc()
-        for s in result.suggestions:
-            self._metrics.suggestions.labels(s.kind.value).inc()
         now = datetime.now(UTC)
         records = [
             SuggestionRecord(
@@ -201,7 +222,12 @@ class AssistService:
             )
             await repo.add_suggestions(records)
 
-        self._writer.submit("suggestions", write)
+        await self._writer.write("suggestions", write, records)
+        self._metrics.latency.observe(result.latency_ms / 1000)
+        if result.kb_gap:
+            self._metrics.kb_gaps.inc()
+        for suggestion in result.suggestions:
+            self._metrics.suggestions.labels(suggestion.kind.value).inc()
         logger.info(
             "turn_handled conversation_id=%s turn_id=%s latency_ms=%.1f n_suggestions=%d kb_gap=%s",
             conversation_id,
@@ -226,6 +252,8 @@ class AssistService:
             UnknownSuggestionError: This conversation never got that suggestion.
             InvalidMessageError: A reference (evidence only) accepted, or edited with no
                 ``final_text``: it holds no reply to send.
+            StorageError: the log database is unavailable; nothing was recorded.
+            WriteRejectedError: the database refused the feedback.
         """
         session = self.registry.get(conversation_id)
         suggestion = session.suggestions.get(suggestion_id)
@@ -244,7 +272,6 @@ class AssistService:
             )
         if suggestion_id in session.feedback_given:
             return False
-        session.feedback_given.add(suggestion_id)
         sent = final_text if final_text or action is FeedbackAction.REJECTED else suggestion.text
         record = FeedbackRecord(
             suggestion_id,
@@ -258,10 +285,13 @@ class AssistService:
             round(fuzz.ratio(suggestion.text, sent) / 100, 4) if sent else 0.0,
         )
 
-        async def write(s: AsyncSession) -> None:
-            await FeedbackRepo(s).record(record)
+        async def write(s: AsyncSession) -> bool:
+            return await FeedbackRepo(s).record(record)
 
-        self._writer.submit("feedback", write)
+        recorded = await self._writer.write("feedback", write, record)
+        if not recorded or suggestion_id in session.feedback_given:  # sent twice at once
+            return False
+        session.feedback_given.add(suggestion_id)
         self._metrics.feedback.labels(action.value).inc()
         if action is not FeedbackAction.REJECTED and sent:
             await self._learn(session, suggestion, record.final_text)
@@ -292,13 +322,20 @@ class AssistService:
             record = await ConversationRepo(s).get(conversation_id)
         return record.agent_id if record is not None else None
 
-    def end(self, conversation_id: str) -> None:
-        """End the conversation (its later messages need a new ``start``)."""
+    async def end(self, conversation_id: str) -> None:
+        """End the conversation (its later messages need a new ``start``).
+
+        Raises:
+            NotStartedError: The conversation was not started.
+            StorageError: the log database is unavailable; the conversation goes on.
+        """
         self.registry.get(conversation_id)
-        self.registry.end(conversation_id)
         at = datetime.now(UTC)
 
         async def write(s: AsyncSession) -> None:
             await ConversationRepo(s).end(conversation_id, at)
 
-        self._writer.submit("conversation_end", write)
+        await self._writer.write(
+            "conversation_end", write, {"conversation_id": conversation_id, "ended_at": at}
+        )
+        self.registry.end(conversation_id)

@@ -36,7 +36,13 @@ class ServiceMetrics:
             "copilot_websocket_connections", "Open WebSocket connections.", registry=r
         )
         self.write_backlog = Gauge(
-            "copilot_log_write_backlog", "Log writes waiting for the database.", registry=r
+            "copilot_log_write_backlog", "Log writes waiting for their commit.", registry=r
+        )
+        self.writes_rejected = Counter(
+            "copilot_log_writes_rejected",
+            "Log writes the database refused for good (kept in the dead-letter file).",
+            ["job"],
+            registry=r,
         )
         self.asr_seconds = Histogram(
             "copilot_asr_decode_seconds",

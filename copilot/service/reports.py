@@ -18,7 +18,6 @@ from copilot.domain import SuggestionKind
 from copilot.errors import UnknownConversationError
 from copilot.kb import KnowledgeBase
 from copilot.service.gap_groups import GapGroup, gap_groups
-from copilot.service.logwriter import LogWriter
 from copilot.storage.analytics_records import (
     ConversationSummary,
     EditedSuggestion,
@@ -99,7 +98,7 @@ def _percentiles(start: datetime | None, values: list[float]) -> LatencyPoint:
 class ReportService:
     """Reads for supervisors; cheap to build per request (it holds no state of its own).
 
-    Each report first waits (briefly) for queued log writes, so it includes the latest turns.
+    Every acknowledged write is already committed, so a report includes the latest turns.
     Methods raise `StorageError` when the database cannot be reached.
     """
 
@@ -107,18 +106,11 @@ class ReportService:
         self,
         sessions: async_sessionmaker[AsyncSession],
         kb: KnowledgeBase,
-        writer: LogWriter,
         gap_similarity: float,
-        flush_s: float = 2.0,
     ) -> None:
         self._sessions = sessions
         self._kb = kb
-        self._writer = writer
         self._gap_similarity = gap_similarity
-        self._flush_s = flush_s
-
-    async def _fresh(self) -> None:
-        await self._writer.flush(self._flush_s)
 
     def _doc_tags(self) -> dict[str, tuple[str, ...]]:
         return {d.doc_id: d.tags for d in self._kb.list_documents()}
@@ -130,7 +122,6 @@ class ReportService:
         is now; a suggestion citing several tags counts once under each, and one citing no tagged
         document (a clarifying question, say) under key None.
         """
-        await self._fresh()
         async with self._sessions() as s:
             if group_by is not GroupBy.TOPIC:
                 return await AnalyticsRepo(s).feedback_counts(filters, group_by)
@@ -152,7 +143,6 @@ class ReportService:
         self, filters: LogFilters, bucket: TimeBucket | None = None
     ) -> tuple[TimeBucket, list[FeedbackCounts]]:
         """Verdict counts per time bucket, oldest first; ``bucket`` None picks one by the span."""
-        await self._fresh()
         async with self._sessions() as s:
             repo = AnalyticsRepo(s)
             if bucket is None and filters.since is not None:
@@ -166,7 +156,6 @@ class ReportService:
 
     async def latency(self, filters: LogFilters, bucket: TimeBucket | None = None) -> LatencyReport:
         """Percentiles of suggestion latency per customer turn, overall and per time bucket."""
-        await self._fresh()
         async with self._sessions() as s:
             turns = await AnalyticsRepo(s).turn_latencies(filters)
         if bucket is None:
@@ -188,7 +177,6 @@ class ReportService:
         Texts are embedded with the KB's query embedder (unit vectors) and grouped at
         ``gap_similarity``; at most ``filters.limit`` turns of each kind are read.
         """
-        await self._fresh()
         async with self._sessions() as s:
             turns = await ReviewRepo(s).gap_turns(filters)
         if not turns:
@@ -206,13 +194,11 @@ class ReportService:
 
     async def most_edited(self, filters: LogFilters) -> list[EditedSuggestion]:
         """Edited suggestions, least similar to what the agent sent first."""
-        await self._fresh()
         async with self._sessions() as s:
             return await AnalyticsRepo(s).most_edited(filters)
 
     async def conversations(self, filters: LogFilters) -> list[ConversationSummary]:
         """Conversations started in the range, newest first, with the size of their logs."""
-        await self._fresh()
         async with self._sessions() as s:
             return await ReviewRepo(s).conversations(filters)
 
@@ -222,7 +208,6 @@ class ReportService:
         Raises:
             UnknownConversationError: no conversation is logged under that id.
         """
-        await self._fresh()
         filters = LogFilters(conversation_id=conversation_id, limit=10_000)
         async with self._sessions() as s:
             record = await ConversationRepo(s).get(conversation_id)
@@ -236,6 +221,5 @@ class ReportService:
 
     async def export(self, filters: LogFilters) -> list[ExportRow]:
         """One row per suggestion, with its turn, verdict and evidence, newest first."""
-        await self._fresh()
         async with self._sessions() as s:
             return await ReviewRepo(s).export_rows(filters)

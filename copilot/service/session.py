@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -78,6 +79,16 @@ class ConversationSession:
     ended: bool = False
     last_seen: float = field(default_factory=time.monotonic)
 
+    def refresh(
+        self, agent_id: str, channel: str, client: str | None, language: str | None
+    ) -> None:
+        """Take a (re)start's agent and channel (a transfer), and its client and language if set."""
+        self.last_seen = time.monotonic()
+        self.agent_id = agent_id
+        self.channel = channel
+        self.client = client or self.client
+        self.language = language or self.language
+
     def add_turn(self, turn_id: str, speaker: Speaker, text: str) -> int:
         """Append a turn to the window; returns the customer sequence number it belongs to."""
         self.last_seen = time.monotonic()
@@ -115,6 +126,8 @@ class SessionRegistry:
         self._sessions: dict[str, ConversationSession] = {}
         self._window = window_turns
         self._idle_s = idle_s
+        # Held only while a start is in progress: the entry goes when no one holds the lock.
+        self._starts: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _evict_idle(self) -> None:
         """Forget conversations nobody touched for ``idle_s`` (their logs stay in the database)."""
@@ -124,29 +137,37 @@ class SessionRegistry:
         ]:
             del self._sessions[conversation_id]
 
-    def start(
+    def starting(self, conversation_id: str) -> asyncio.Lock:
+        """The lock a start of this conversation holds: a second request starting it at the same
+        time waits, then finds the session the first one registered."""
+        lock = self._starts.get(conversation_id)
+        if lock is None:
+            lock = self._starts[conversation_id] = asyncio.Lock()
+        return lock
+
+    def live(self, conversation_id: str) -> ConversationSession | None:
+        """The registered, not ended session, or None."""
+        self._evict_idle()
+        session = self._sessions.get(conversation_id)
+        return session if session is not None and not session.ended else None
+
+    def new(
         self,
         conversation_id: str,
         agent_id: str,
         channel: str,
         client: str | None,
         language: str | None,
-    ) -> tuple[ConversationSession, bool]:
-        """Create the session, or resume it (a reconnect); returns it and whether it was resumed."""
-        self._evict_idle()
-        session = self._sessions.get(conversation_id)
-        if session is not None and not session.ended:
-            session.last_seen = time.monotonic()
-            session.agent_id = agent_id
-            session.channel = channel
-            session.client = client or session.client
-            session.language = language or session.language
-            return session, True
-        session = ConversationSession(
+    ) -> ConversationSession:
+        """A fresh session, not registered yet: `add` it once its conversation row is committed,
+        so no turn can be accepted for a conversation the log does not hold."""
+        return ConversationSession(
             conversation_id, agent_id, channel, client, language, deque(maxlen=self._window)
         )
-        self._sessions[conversation_id] = session
-        return session, False
+
+    def add(self, session: ConversationSession) -> None:
+        """Register a session (it replaces an ended one under the same id)."""
+        self._sessions[session.conversation_id] = session
 
     def get(self, conversation_id: str) -> ConversationSession:
         """The started session.

@@ -114,7 +114,12 @@ def create_engine(url: str) -> AsyncEngine:
     parsed = _parse(url, sync=False)
     try:
         # hide_parameters: error texts must never carry turn text or drafts.
-        engine = _create_async_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+        # A PostgreSQL server that stops answering (not refusing) must fail a write in seconds,
+        # not after the kernel's TCP timeout: the caller is waiting to acknowledge it.
+        connect_args = {"connect_timeout": 5} if parsed.get_backend_name() == "postgresql" else {}
+        engine = _create_async_engine(
+            parsed, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args
+        )
     except SQLAlchemyError as exc:
         raise StorageError(f"{describe(parsed)}: cannot create engine") from exc
     if parsed.get_backend_name() == "sqlite":
@@ -155,7 +160,7 @@ def upgrade(url: str) -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except (SQLAlchemyError, CommandError) as exc:
-        reason = _reason(exc, parsed.password)
+        reason = failure_reason(exc, parsed.password)
         raise StorageError(f"{describe(parsed)}: migration failed ({reason})") from exc
     finally:
         engine.dispose()
@@ -168,7 +173,7 @@ async def ping(engine: AsyncEngine) -> bool:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as exc:
-        reason = _reason(exc, engine.url.password)
+        reason = failure_reason(exc, engine.url.password)
         logger.warning("database_ping_failed target=%s error=%s", describe(engine.url), reason)
         return False
     return True
@@ -188,7 +193,13 @@ def dialect_insert(session: AsyncSession, entity: type[Base]) -> PgInsert | Sqli
     raise StorageError(f"unsupported database dialect {name!r}: use SQLite or PostgreSQL")
 
 
-def _reason(exc: BaseException, secret: str | None = None) -> str:
+def failure_reason(exc: BaseException, secret: str | None = None) -> str:
+    """One line naming a database failure, safe to log: never the statement or its parameters.
+
+    ``secret`` (the URL's password) is masked should the driver repeat it.
+    """
+    if isinstance(exc, StorageError):  # already worded without secrets
+        return str(exc)
     # The driver's first line names the failure ("connection refused", a constraint); the full
     # SQLAlchemy text would add the statement and its parameters, which may hold turn text.
     orig = exc.orig if isinstance(exc, StatementError) else exc
@@ -217,5 +228,5 @@ def storage_errors(session: AsyncSession, action: str) -> Iterator[None]:
         yield
     except _UNAVAILABLE as exc:
         url = session.get_bind().engine.url
-        reason = _reason(exc, url.password)
+        reason = failure_reason(exc, url.password)
         raise StorageError(f"{action}: database {describe(url)} unavailable ({reason})") from exc

@@ -111,36 +111,43 @@ class TurnLogRepo:
         return None if row is None else row.to_record()
 
     async def add_suggestions(self, records: Sequence[SuggestionRecord]) -> None:
-        """Log the suggestions shown for logged turns (evidence included).
+        """Log the suggestions shown for logged turns (evidence included); ids already logged are
+        left as they are, so a retried write changes nothing.
 
         Raises:
             StorageError: the database cannot be reached.
-            sqlalchemy.exc.IntegrityError: a turn is not logged, or a suggestion id is taken.
+            sqlalchemy.exc.IntegrityError: a turn is not logged.
         """
         if not records:
             return
-        self._session.add_all(
-            SuggestionRow(
-                suggestion_id=r.suggestion_id,
-                conversation_id=r.conversation_id,
-                turn_id=r.turn_id,
-                rank=r.rank,
-                kind=r.kind.value,
-                text=r.text,
-                confidence=r.confidence,
-                language=r.language,
-                evidence=[asdict(e) for e in r.evidence],
-                latency_ms=r.latency_ms,
-                created_at=r.created_at,
-                origin=r.origin,
+        stmt = (
+            dialect_insert(self._session, SuggestionRow)
+            .values(
+                [
+                    {
+                        "suggestion_id": r.suggestion_id,
+                        "conversation_id": r.conversation_id,
+                        "turn_id": r.turn_id,
+                        "rank": r.rank,
+                        "kind": r.kind.value,
+                        "text": r.text,
+                        "confidence": r.confidence,
+                        "language": r.language,
+                        "evidence": [asdict(e) for e in r.evidence],
+                        "latency_ms": r.latency_ms,
+                        "created_at": r.created_at,
+                        "origin": r.origin,
+                    }
+                    for r in records
+                ]
             )
-            for r in records
+            .on_conflict_do_nothing(index_elements=[SuggestionRow.suggestion_id])
         )
         first = records[0]
         with storage_errors(
             self._session, f"add suggestions for {first.conversation_id}/{first.turn_id}"
         ):
-            await self._session.flush()
+            await self._session.execute(stmt)
 
     async def suggestions_for_turn(
         self, conversation_id: str, turn_id: str

@@ -6,10 +6,11 @@ used to be acknowledged and then dropped by the log writer.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 LONG_AGENT = "agent-" + "x" * 122  # the longest id the protocol accepts (128 characters)
 QUESTION = "me robaron la tarjeta oro, ¿qué hago?"
@@ -25,14 +26,9 @@ def _turn(client: TestClient, conversation: str, text: str, agent_id: str) -> An
 
 
 def _logged(client: TestClient, conversation: str, kind: str) -> list[dict[str, Any]]:
-    """The conversation's logged suggestions of one kind, once the log writer has written them."""
-    deadline = time.monotonic() + 10
-    while True:
-        rows = client.get(f"/v1/conversations/{conversation}").json()["suggestions"]
-        found = [r for r in rows if r["kind"] == kind]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
+    """The conversation's logged suggestions of one kind (committed before they were sent)."""
+    rows = client.get(f"/v1/conversations/{conversation}").json()["suggestions"]
+    return [r for r in rows if r["kind"] == kind]
 
 
 def test_memory_of_an_agent_with_the_longest_id_is_logged(client: TestClient) -> None:
@@ -65,3 +61,16 @@ def test_nul_in_text_is_refused_with_a_clear_error(client: TestClient) -> None:
         assert "NUL" in error["message"]
         ws.send_json({"type": "turn", "turn_id": "t2", "speaker": "customer", "text": QUESTION})
         assert ws.receive_json()["type"] == "suggestions"
+
+
+def test_a_conversation_id_the_log_cannot_hold_is_refused_on_every_route(
+    client: TestClient,
+) -> None:
+    body = {"turn_id": "t1", "speaker": "customer", "text": "hola", "agent_id": "ana"}
+    for bad in ("c" * 129, "nul%00id"):
+        assert client.post(f"/v1/conversations/{bad}/turns", json=body).status_code == 422
+        assert client.get(f"/v1/conversations/{bad}").status_code == 422
+        with pytest.raises(WebSocketDisconnect) as closed:
+            with client.websocket_connect(f"/v1/conversations/{bad}/stream") as ws:
+                ws.receive_json()
+        assert closed.value.code == 1008  # policy violation: the socket is about that id

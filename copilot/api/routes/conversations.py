@@ -11,7 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import TypeAdapter
 
 from copilot.api.auth import AgentDep, Principal, SupervisorDep, authenticator, ensure_owner
-from copilot.api.deps import Offset, RangeFiltersDep, ServiceDep, StateDep
+from copilot.api.deps import ConversationId, Offset, RangeFiltersDep, ServiceDep, StateDep
 from copilot.api.schemas import (
     AUDIO_CLIENT_MESSAGE,
     CLIENT_MESSAGE,
@@ -27,12 +27,11 @@ from copilot.storage.records import LogFilters
 from copilot.storage.turn_log_repo import TurnLogRepo
 
 router = APIRouter(prefix="/v1", tags=["conversations"])
-_READ_FLUSH_S = 2.0
 
 
 @router.post("/conversations/{conversation_id}/turns")
 async def post_turn(
-    conversation_id: str,
+    conversation_id: ConversationId,
     body: TurnIn,
     service: ServiceDep,
     state: StateDep,
@@ -60,7 +59,7 @@ async def post_turn(
 
 @router.post("/conversations/{conversation_id}/feedback")
 async def post_feedback(
-    conversation_id: str, body: FeedbackIn, service: ServiceDep, principal: AgentDep
+    conversation_id: ConversationId, body: FeedbackIn, service: ServiceDep, principal: AgentDep
 ) -> AckMessage:
     """Record what the agent did with a suggestion (a repeat is acknowledged as ``duplicate``)."""
     await ensure_owner(principal, service, conversation_id)
@@ -71,10 +70,12 @@ async def post_feedback(
 
 
 @router.post("/conversations/{conversation_id}/end")
-async def post_end(conversation_id: str, service: ServiceDep, principal: AgentDep) -> AckMessage:
+async def post_end(
+    conversation_id: ConversationId, service: ServiceDep, principal: AgentDep
+) -> AckMessage:
     """End a conversation (frees its session; a later turn starts it again)."""
     await ensure_owner(principal, service, conversation_id)
-    service.end(conversation_id)
+    await service.end(conversation_id)
     return AckMessage(ref=conversation_id, detail="ended")
 
 
@@ -85,11 +86,10 @@ def _rows(records: list[Any]) -> list[dict[str, Any]]:
 
 @router.get("/conversations/{conversation_id}")
 async def get_conversation(
-    conversation_id: str, state: StateDep, principal: AgentDep
+    conversation_id: ConversationId, state: StateDep, principal: AgentDep
 ) -> dict[str, Any]:
     """The logged turns, suggestions (with evidence) and feedback of one conversation."""
     await ensure_owner(principal, state.service, conversation_id)
-    await state.writer.flush(_READ_FLUSH_S)
     filters = LogFilters(conversation_id=conversation_id, limit=10_000)
     async with state.sessions() as s:
         turns = await TurnLogRepo(s).turns(conversation_id)
@@ -125,7 +125,6 @@ async def list_suggestions(
     state: StateDep, filters: FiltersDep, principal: AgentDep
 ) -> list[dict[str, Any]]:
     """Suggestions, newest first, filtered by date range, agent, client and language."""
-    await state.writer.flush(_READ_FLUSH_S)
     async with state.sessions() as s:
         return _rows(await TurnLogRepo(s).list_suggestions(_own(filters, principal)))
 
@@ -135,7 +134,6 @@ async def list_feedback(
     state: StateDep, filters: FiltersDep, principal: AgentDep
 ) -> list[dict[str, Any]]:
     """Agent feedback, newest first, with edit distance and similarity."""
-    await state.writer.flush(_READ_FLUSH_S)
     async with state.sessions() as s:
         return _rows(await FeedbackRepo(s).list(_own(filters, principal)))
 
@@ -145,7 +143,6 @@ async def list_kb_gaps(
     state: StateDep, filters: FiltersDep, _: SupervisorDep
 ) -> list[dict[str, Any]]:
     """Customer turns the KB could not answer with confidence (redacted text)."""
-    await state.writer.flush(_READ_FLUSH_S)
     async with state.sessions() as s:
         return _rows(await TurnLogRepo(s).kb_gaps(filters))
 

@@ -6,6 +6,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from copilot.api.error_handlers import RETRY_AFTER_S
+from copilot.storage.db import ping
+
 router = APIRouter(tags=["health"])
 
 
@@ -17,17 +20,22 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """Ready once models, index and database are loaded (503 before)."""
+    """Ready once models, index and database are loaded and the log database answers (503 while
+    it does not: turns could not be acknowledged, so a balancer should send them elsewhere)."""
     state = getattr(request.app.state, "copilot", None)
     if state is None:
         return JSONResponse({"status": "starting"}, status_code=503)
-    return JSONResponse(
-        {
-            "status": "ready",
-            "kb_passages": state.kb.n_passages,
-            "conversations": len(state.service.registry),
-        }
-    )
+    database = await ping(state.engine)
+    body = {
+        "status": "ready" if database else "unavailable",
+        "database": "ok" if database else "unavailable",
+        "kb_passages": state.kb.n_passages,
+        "conversations": len(state.service.registry),
+        "write_backlog": state.writer.depth,
+    }
+    if database:
+        return JSONResponse(body)
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 @router.get("/metrics")

@@ -19,7 +19,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from copilot.api.auth import require
-from copilot.api.deps import Offset, RangeFiltersDep, StateDep
+from copilot.api.deps import ConversationId, Offset, RangeFiltersDep, StateDep
 from copilot.domain import Role
 from copilot.service.reports import ReportService
 from copilot.storage.analytics_records import ExportRow, FeedbackCounts, GroupBy, TimeBucket
@@ -55,9 +55,7 @@ class ExportFormat(StrEnum):
 
 def get_reports(state: StateDep) -> ReportService:
     """The report service over the app's database and KB."""
-    return ReportService(
-        state.sessions, state.kb, state.writer, state.settings.gap_cluster_similarity
-    )
+    return ReportService(state.sessions, state.kb, state.settings.gap_cluster_similarity)
 
 
 ReportsDep = Annotated[ReportService, Depends(get_reports)]
@@ -152,7 +150,7 @@ async def conversations(
 
 
 @router.get("/conversations/{conversation_id}")
-async def conversation(conversation_id: str, reports: ReportsDep) -> dict[str, Any]:
+async def conversation(conversation_id: ConversationId, reports: ReportsDep) -> dict[str, Any]:
     """One conversation's turns, suggestions with evidence, and the agent's actions."""
     return _json(await reports.conversation(conversation_id))
 
