@@ -71,6 +71,21 @@ def make_pdf(path: Path, *, encrypt: bool = False) -> Path:
     return path
 
 
+FILLER = (
+    "Le cuento que esta semana fue muy larga para mí y para toda mi familia. "
+    "Mi hermana vino de visita con sus dos hijos y estuvimos paseando por el parque. "
+    "El domingo cocinamos empanadas y después vimos una película antigua en la tele. "
+    "Mi vecino anda con problemas en su trabajo, pero esa es otra historia. "
+    "Llovió casi todos los días y hacía bastante frío por las mañanas. "
+)
+
+
+def long_text(n_chars: int = 3000) -> str:
+    """Chat-like Spanish filler of about ``n_chars`` characters that asks nothing of the KB."""
+    reps = n_chars // len(FILLER) + 1
+    return (FILLER * reps)[:n_chars].rsplit(" ", 1)[0]
+
+
 @pytest.fixture
 def kb_sources(tmp_path: Path) -> Path:
     """A copy of tests/data/kb plus a generated PDF: a source in every supported format."""

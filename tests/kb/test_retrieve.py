@@ -1,4 +1,4 @@
-"""Score fusion and metadata filtering, on hand-made candidate lists."""
+"""Score fusion and metadata filtering on hand-made candidate lists; long turns on the real KB."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from copilot.domain import DocumentInfo, SearchFilters
+from copilot.kb import KnowledgeBase
 from copilot.kb.retrieve import PassageTable, _convex, _rrf
+from tests.conftest import long_text
 
 
 def _info(doc_id: str, client: str, language: str, tags: tuple[str, ...]) -> DocumentInfo:
@@ -54,3 +56,19 @@ def test_filters_select_chunks_by_client_language_and_any_tag() -> None:
     assert table.allowed(SearchFilters(language="es")).tolist() == [5, 6, 8]  # type: ignore[union-attr]
     both = SearchFilters(client="bank", tags=("travel", "returns"))
     assert table.allowed(both).tolist() == [7]  # type: ignore[union-attr]
+
+
+def test_a_long_turn_finds_the_gold_passage_of_a_question_at_its_start_or_its_end(
+    filled_kb: KnowledgeBase,
+) -> None:
+    """A 3,000-character turn is read as its head and tail, which hold the question."""
+    filler = long_text()
+    cases = {
+        "me robaron la tarjeta oro que hago": "bank-es-bloqueo",
+        "Is there a network outage in the north region? I have no signal": "tel-en-outage",
+        "what happens when the data runs out abroad with Plan Viajero?": "tel-en-roaming-viajero",
+    }
+    for question, gold in cases.items():
+        assert filled_kb.search(filler, k=1)[0].doc_id != gold
+        for turn in (f"{question} {filler}", f"{filler} {question}"):
+            assert filled_kb.search(turn, k=3)[0].doc_id == gold

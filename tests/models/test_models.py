@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from copilot.errors import ConfigError, ModelNotFoundError
-from copilot.models.embedding import Embedder, load_embedder
+from copilot.models.embedding import Embedder, SentenceTransformerEmbedder, load_embedder
 from copilot.models.language import LanguageDetector
 from copilot.models.loader import resolve, role_model
 from copilot.models.reranker import Reranker
@@ -47,6 +47,19 @@ def test_sentence_transformers_backend_loads_a_local_folder(minilm: Embedder) ->
     _assert_unit_rows(vectors, 3, 384)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
     assert minilm.embed_queries([]).shape == (0, 384)
+
+
+def test_sentence_transformers_backend_reads_a_long_query_as_head_and_tail(
+    minilm: Embedder,
+) -> None:
+    assert isinstance(minilm, SentenceTransformerEmbedder)
+    text = "how do I reset my password? " + "We went to the park again. " * 120 + "thank you"
+    head, tail = minilm.query_pieces(text)
+    assert head.startswith("how do I reset my password?")
+    assert tail.endswith("thank you")
+    # all-MiniLM-L6-v2 reads 256 tokens, <s> and </s> included: half of 254 each.
+    assert all(100 < minilm.count_tokens(p) <= 127 for p in (head, tail))
+    assert minilm.query_pieces("reset my password") == ["reset my password"]
 
 
 def test_a_folder_path_is_loaded_with_sentence_transformers() -> None:
