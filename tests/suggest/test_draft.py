@@ -6,7 +6,7 @@ import pytest
 
 from copilot.domain import SearchHit
 from copilot.models.translate import Translator, default_translator
-from copilot.suggest.draft import clarifying_question, grounded_answer
+from copilot.suggest.draft import QUESTION_CHARS, clarifying_question, grounded_answer
 
 
 def _hit(
@@ -79,6 +79,34 @@ def test_an_english_passage_is_machine_translated_for_a_portuguese_customer(
     assert "sete" in draft.text.lower() or "7" in draft.text
     assert "business" not in draft.text
     assert "Refunds" not in draft.text
+
+
+class RecordingTranslator(Translator):
+    """The real translator, noting every text it is asked to translate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def translate(self, text: str, source: str, target: str) -> str | None:
+        self.texts.append(text)
+        return super().translate(text, source, target)
+
+
+def test_a_long_question_is_translated_only_by_its_head_and_tail() -> None:
+    filler = "Fiquei o dia todo em casa com a minha família e depois fomos ao parque. " * 40
+    question = f"quando recebo o reembolso? {filler} obrigado"
+    hits = [
+        _hit("en-doc", "Refunds are issued within seven business days. Keep the receipt.", "en")
+    ]
+    translator = RecordingTranslator()
+    draft = grounded_answer(question, hits, "pt", translator=translator)
+    assert draft is not None
+    assert draft.translated
+    assert "sete" in draft.text.lower() or "7" in draft.text
+    assert translator.texts[0].startswith("quando recebo o reembolso?")
+    assert translator.texts[0].endswith("obrigado")
+    assert all(len(t) <= QUESTION_CHARS + 1 for t in translator.texts)
 
 
 def test_a_portuguese_passage_is_machine_translated_for_an_english_customer(
