@@ -69,6 +69,8 @@ _CONVERSATION_PROSE = re.compile(
     r"(?P<name>\bconversation )(?P<value>\S+)(?= (?:belongs|has not|is logged))"
 )
 _TAG = re.compile(r"conv-[0-9a-f]{12}")
+_ID_FIELD_BEFORE = re.compile(r"(?<![\w.-])conversation(?:_id)?=$", re.IGNORECASE)
+"""A placeholder right after ``conversation_id=`` takes an id as a whole argument."""
 _TEMPLATE = re.compile(r"\{[a-z_]+\}")
 _PAYLOAD_LOGGERS = frozenset({"aiosqlite", "asyncpg", "psycopg", "sqlalchemy", "websockets"})
 """Libraries whose log arguments are payloads: SQL parameters and WebSocket frames hold raw
@@ -151,6 +153,7 @@ class _ScrubbingRecordFactory:
         record = self.base(*args, **kwargs)
         if record.args and record.name.partition(".")[0] in _PAYLOAD_LOGGERS:
             record.msg, record.args = _PLACEHOLDER.sub("…", str(record.msg)), ()
+        record.args = _tag_id_arguments(record, self.scrubber)
         scrub = self.scrubber.scrub
         try:
             message = record.getMessage()
@@ -165,6 +168,27 @@ class _ScrubbingRecordFactory:
         if record.stack_info:
             record.stack_info = scrub(record.stack_info)
         return record
+
+
+def _tag_id_arguments(record: logging.LogRecord, scrubber: LogScrubber) -> Any:
+    """The record's args with each ``conversation_id=%s`` argument replaced by its tag.
+
+    Done before the line is rendered, so the whole id is hashed: an id holding a space, a quote or
+    a comma would otherwise be cut where the rendered line's value pattern stops, and its tail
+    would reach the log raw.
+    """
+    args = record.args
+    if not isinstance(args, tuple) or not args or not isinstance(record.msg, str):
+        return args
+    placeholders = list(_PLACEHOLDER.finditer(record.msg))
+    if len(placeholders) != len(args) or "%%" in record.msg:
+        return args
+    tagged = list(args)
+    for i, match in enumerate(placeholders):
+        arg = args[i]
+        if isinstance(arg, str) and _ID_FIELD_BEFORE.search(record.msg, 0, match.start()):
+            tagged[i] = arg if _TAG.fullmatch(arg) else scrubber.conversation_tag(arg)
+    return tuple(tagged)
 
 
 def _scrubbed_call(

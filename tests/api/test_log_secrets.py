@@ -166,6 +166,25 @@ def test_one_conversation_id_gets_one_tag_per_salt() -> None:
     assert scrubber.conversation_tag(PHONE_ID) != tag
 
 
+@pytest.mark.parametrize(
+    "conversation_id",
+    ["55 11 98765-4321", 'cliente "55" 11, 98765', "conv) ðïcÞ@ 4321", "%2B5511987654321"],
+)
+def test_an_id_logged_as_an_argument_is_hashed_whole(
+    conversation_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An id with spaces, quotes, commas or brackets (any 1-128 characters are accepted) is
+    replaced as a whole: none of its pieces reaches the line."""
+    scrubber = log_scrubber()
+    caplog.set_level(logging.INFO)
+    logging.getLogger("copilot.test").info(
+        "conversation_started conversation_id=%s resumed=%s", conversation_id, False
+    )
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "copilot.test"]
+    tag = scrubber.conversation_tag(conversation_id)
+    assert line == f"conversation_started conversation_id={tag} resumed=False"
+
+
 @pytest.fixture
 def keyed_settings(service_settings: Settings) -> Settings:
     """The service with two keys and open access off."""
