@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     write_timeout_s: PositiveFloat = 3.0
     """How long a turn, feedback or start waits for its log write to commit while the database is
     unavailable; then it is answered 503 (``Retry-After``) and nothing is acknowledged."""
+    voice_turn_retry_s: PositiveFloat = 120.0
+    """How long a transcribed turn keeps retrying its log write through a database outage: no
+    client is there to retry it, and its final transcript was already shown."""
     dead_letter_path: Path | None = None
     """JSON lines of the writes the database refused for good (each with its error and redacted
     records); unset: ``data_dir/dead_letters.jsonl``."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from copilot.domain import Speaker
-from copilot.errors import CopilotError
+from copilot.errors import CopilotError, StorageError
 from copilot.models.asr import (
     Audio,
     DecodeRequest,
@@ -260,15 +260,42 @@ class LiveCall:
             task.add_done_callback(self._turns.discard)
 
     async def _turn(self, utterance_id: str, speaker: Speaker, text: str) -> None:
-        try:
-            await self._assist.turn(self.conversation_id, utterance_id, speaker, text)
-        except CopilotError as exc:
-            logger.warning(
-                "voice_turn_failed conversation_id=%s turn_id=%s error=%s",
-                self.conversation_id,
-                utterance_id,
-                type(exc).__name__,
-            )
+        """Log (and assist) one transcribed turn, waiting out a database outage.
+
+        A chat client retries a turn answered 503; a transcribed turn has no client, so it is
+        retried here with backoff for up to ``voice_turn_retry_s`` (the turn write is idempotent
+        on its id) and only then given up with an error line.
+        """
+        delay, deadline = 0.5, time.monotonic() + self._settings.voice_turn_retry_s
+        while True:
+            try:
+                await self._assist.turn(self.conversation_id, utterance_id, speaker, text)
+                return
+            except StorageError:
+                if time.monotonic() + delay > deadline:
+                    logger.error(
+                        "voice_turn_lost conversation_id=%s turn_id=%s after_s=%.0f",
+                        self.conversation_id,
+                        utterance_id,
+                        self._settings.voice_turn_retry_s,
+                    )
+                    return
+                logger.warning(
+                    "voice_turn_retry conversation_id=%s turn_id=%s in_s=%.1f",
+                    self.conversation_id,
+                    utterance_id,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            except CopilotError as exc:
+                logger.warning(
+                    "voice_turn_failed conversation_id=%s turn_id=%s error=%s",
+                    self.conversation_id,
+                    utterance_id,
+                    type(exc).__name__,
+                )
+                return
 
     async def _emit(self, update: TranscriptUpdate) -> None:
         await self._notify(update)

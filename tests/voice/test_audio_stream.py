@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 import numpy as np
@@ -9,6 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
+from copilot.api.app import create_app
+from copilot.models.asr import SpeechRecognizer
+from copilot.models.embedding import Embedder
+from copilot.models.reranker import Reranker
+from copilot.settings import Settings
 from copilot.voice.formats import Samples, encode_mulaw, encode_pcm16
 from tests.voice.conftest import silence, speak
 
@@ -129,3 +136,38 @@ def test_long_silence_and_noise_give_no_turns(voice_client: TestClient) -> None:
         assert frame["detail"] == "ended"
     turns = voice_client.get("/v1/conversations/call-4").json()["turns"]
     assert all(t["speaker"] != "customer" or t["text"] for t in turns)
+
+
+@pytest.mark.slow
+def test_a_turn_transcribed_while_the_database_is_locked_is_logged_once_it_frees(
+    voice_settings: Settings,
+    e5: Embedder,
+    use_reranker: Reranker,
+    recognizer: SpeechRecognizer,
+    speech_dir: Any,
+) -> None:
+    """No client retries a transcribed turn, so the service does: with writes timing out after
+    0.3 s and the log tables locked until 2 s after the final transcript, the turn still reaches
+    the log."""
+    settings = voice_settings.model_copy(update={"write_timeout_s": 0.3})
+    customer = speak("How much does roaming cost when I travel abroad?", "en", speech_dir)
+    audio = _stereo(np.concatenate([silence(0.3), customer, silence(1.5)]), silence(0.1))
+    app = create_app(settings, embedder=e5, reranker=use_reranker, recognizer=recognizer)
+    with TestClient(app) as client:
+        with client.websocket_connect("/v1/conversations/call-2/audio") as ws:
+            assert _start(ws, channels=["customer", "agent"], language="en")["type"] == "ack"
+            lock = sqlite3.connect(str(settings.database_url).split("///")[1], isolation_level=None)
+            lock.execute("BEGIN EXCLUSIVE")
+            try:
+                for i in range(0, len(audio), FRAME * 2):
+                    ws.send_bytes(audio[i : i + FRAME * 2])
+                ws.send_json({"type": "end_audio", "id": "e1"})
+                final = _until(ws, "transcript", final=True, speaker="customer")
+                time.sleep(2.0)  # the turn's write has timed out by now
+            finally:
+                lock.execute("ROLLBACK")
+                lock.close()
+            assert _until(ws, "ack", ref="e1")["detail"] == "ended"
+        logged = client.get("/v1/conversations/call-2").json()
+    turns = [t for t in logged["turns"] if t["speaker"] == "customer"]
+    assert [t["turn_id"] for t in turns] == [final["utterance_id"]]
