@@ -114,6 +114,12 @@ class SearchHit:
     """Best cosine of the last turn alone with any passage (the same on every hit of a search): a
     follow-up still finds its kind of fact on its own words, an off-topic turn that the dialogue
     context lifted towards the KB finds nothing."""
+    turn: float = 0.0
+    """Cosine of the last turn alone with this passage: ``dense`` for a single question; in a
+    dialogue, how much of the match is the turn's own rather than the context's."""
+    dialogue: bool = False
+    """Whether the dense query mixed in dialogue context (a follow-up rather than a question on its
+    own): the same cosine means less there, since the context lifts every passage about it."""
 
 
 @dataclass(frozen=True, slots=True)

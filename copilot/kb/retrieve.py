@@ -172,13 +172,24 @@ class Retriever:
             ]
             best = sorted(rescored, key=lambda x: -x[1]) + best[len(head) :]
         top = best[:k]
-        turn_best = 0.0
+        turn_best, turn, dialogue = 0.0, dense, False
         if tv is not None and top:
-            # The turn alone was the dense query (a single question): its best cosine is known.
-            same = bool(dense) and np.array_equal(tv, qv)
-            turn_best = max(dense.values()) if same else self._turn_best(tv, allowed)
+            dialogue = not np.array_equal(tv, qv)
+            if dialogue:  # context was mixed in: the turn's own cosines take two small searches
+                turn_best = self._turn_best(tv, allowed)
+                turn = self._cosines(tv, [cid for cid, _ in top])
+            else:  # the turn alone was the dense query: its cosines are known
+                turn_best = max(dense.values(), default=0.0)
         return [
-            self._hit(cid, score, dense.get(cid, 0.0), lexical.get(cid, 0.0), turn_best)
+            self._hit(
+                cid,
+                score,
+                dense=dense.get(cid, 0.0),
+                lexical=lexical.get(cid, 0.0),
+                turn_best=turn_best,
+                turn=turn.get(cid, 0.0),
+                dialogue=dialogue,
+            )
             for cid, score in top
         ]
 
@@ -186,6 +197,11 @@ class Retriever:
         """Best cosine of the turn alone with any passage: one more index search, no embedding."""
         scores, _ = self._dense.search(turn, 1, allowed)
         return float(scores[0]) if len(scores) else 0.0
+
+    def _cosines(self, vector: NDArray[np.float32], ids: Sequence[int]) -> dict[int, float]:
+        """Cosines of ``vector`` with these chunks only: one index search restricted to them."""
+        scores, found = self._dense.search(vector, len(ids), np.asarray(ids, dtype=np.int64))
+        return dict(zip(found.tolist(), scores.tolist(), strict=True))
 
     def warm_reranker(self) -> None:
         """Let the reranker prepare every passage, so no live query pays for a cold one."""
@@ -208,7 +224,15 @@ class Retriever:
         return passage_text(doc.title, self._table.sections[row], self._table.texts[row])
 
     def _hit(
-        self, cid: int, score: float, dense: float, lexical: float, turn_best: float
+        self,
+        cid: int,
+        score: float,
+        *,
+        dense: float,
+        lexical: float,
+        turn_best: float,
+        turn: float,
+        dialogue: bool,
     ) -> SearchHit:
         row = self._row[cid]
         doc = self._table.docs[self._table.doc_ids[row]]
@@ -226,6 +250,8 @@ class Retriever:
             dense=float(dense),
             lexical=float(lexical),
             turn_best=float(turn_best),
+            turn=float(turn),
+            dialogue=dialogue,
         )
 
 

@@ -21,11 +21,24 @@ from copilot.domain import Confidence, SearchHit
 from copilot.errors import ConfigError
 from copilot.textnorm import tokenize
 
-FEATURES = ("margin", "dense", "turn_best", "lexical", "lexical_best", "agree", "turn_tokens")
+FEATURES = (
+    "margin",
+    "dense",
+    "turn_best",
+    "lexical",
+    "lexical_best",
+    "agree",
+    "turn_tokens",
+    "turn",
+    "dialogue",
+)
 """Signals of one search: the first hit's margin over the second (fused scores), its cosine with
 the dense query, the best cosine of the turn alone with any passage, the first hit's scaled BM25,
-the best BM25 among the hits, whether BM25 liked the first hit best, and the turn's length in
-content words (log). The fused score
+the best BM25 among the hits, whether BM25 liked the first hit best, the turn's length in
+content words (log), the first hit's cosine with the turn alone, and whether the query was a
+dialogue's (context mixed in). Without the last two, one model fitted on single questions and
+follow-ups together was off by 0.13 on average on a FAQ KB of follow-ups (expected calibration
+error), where context lifts every passage of the place asked about. The fused score
 itself is left out: it is almost a copy of the cosine, and two collinear inputs would get
 coefficients of opposite sign."""
 
@@ -52,6 +65,8 @@ def signals(turn: str, hits: Sequence[SearchHit]) -> tuple[float, ...]:
         lexical_best,
         agree,
         math.log1p(len(tokenize(turn))),
+        top.turn,
+        float(top.dialogue),
     )
 
 

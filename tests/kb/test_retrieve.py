@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from copilot.domain import DocumentInfo, SearchFilters
+from copilot.domain import DialogueTurn, DocumentInfo, SearchFilters, Speaker
 from copilot.kb import KnowledgeBase
+from copilot.kb.chunk import passage_text
 from copilot.kb.retrieve import PassageTable, _convex, _rrf
+from copilot.models.embedding import Embedder
 from tests.conftest import long_text
 
 
@@ -72,3 +74,26 @@ def test_a_long_turn_finds_the_gold_passage_of_a_question_at_its_start_or_its_en
         assert filled_kb.search(filler, k=1)[0].doc_id != gold
         for turn in (f"{question} {filler}", f"{filler} {question}"):
             assert filled_kb.search(turn, k=3)[0].doc_id == gold
+
+
+def test_hits_carry_the_turns_own_cosine_and_whether_context_was_mixed_in(
+    filled_kb: KnowledgeBase, e5: Embedder
+) -> None:
+    """A single question's turn cosine is the dense one; a follow-up's is the turn alone's, which
+    the context lifts (the confidence model reads both)."""
+    single = filled_kb.search("what happens when the data runs out abroad?", k=3)
+    assert not any(h.dialogue for h in single)
+    assert all(h.turn == pytest.approx(h.dense) for h in single)
+    follow_up = "and how much does it cost?"
+    dialogue = [
+        DialogueTurn(Speaker.CUSTOMER, "I travel to Chile next week with Plan Viajero"),
+        DialogueTurn(Speaker.AGENT, "Plan Viajero includes roaming in South America."),
+        DialogueTurn(Speaker.CUSTOMER, follow_up),
+    ]
+    hits = filled_kb.search(dialogue, k=3)
+    assert all(h.dialogue for h in hits)
+    turn = e5.embed_queries([follow_up])[0]
+    top = hits[0]
+    passage = e5.embed_passages([passage_text(top.title, top.section, top.text)])[0]
+    assert top.turn == pytest.approx(float(passage @ turn), abs=0.02)
+    assert top.turn < top.dense  # the context, not the bare follow-up, found it

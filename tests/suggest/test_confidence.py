@@ -21,7 +21,18 @@ SHIPPED = REPO / "models" / "confidence.json"
 def _hit(doc: str, dense: float, lexical: float = 0.0, score: float | None = None) -> SearchHit:
     fused = dense if score is None else score
     return SearchHit(
-        doc, doc, "", "text", fused, "src", 1, "en", dense=dense, lexical=lexical, turn_best=dense
+        doc,
+        doc,
+        "",
+        "text",
+        fused,
+        "src",
+        1,
+        "en",
+        dense=dense,
+        lexical=lexical,
+        turn_best=dense,
+        turn=dense,
     )
 
 
@@ -47,6 +58,8 @@ def test_signals_describe_the_first_hits() -> None:
     assert values["dense"] == pytest.approx(0.9)
     assert values["lexical_best"] == pytest.approx(0.6)  # the fourth hit is beyond what is shown
     assert values["agree"] == 0.0  # BM25 liked the second hit better
+    assert values["turn"] == pytest.approx(0.9)
+    assert values["dialogue"] == 0.0
     assert signals("x", []) == (0.0,) * len(FEATURES)
 
 
