@@ -130,9 +130,9 @@ class Retriever:
             return []
         allowed = self._table.allowed(filters)
         p = self._p
-        # BM25 and the reranker read what the dense query reads: a long turn's head and tail.
-        # Their cost grows with the length too, and the middle of a long message rarely asks.
-        text = " ".join(self._embedder.query_pieces(query.text))
+        # BM25 and the reranker read a long text's head and tail, as the dense query does: their
+        # cost grows with the length too, and the middle of a long message rarely asks.
+        text = " ".join(self._embedder.query_pieces(query.lexical_text))
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
         tv: NDArray[np.float32] | None = None

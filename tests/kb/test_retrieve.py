@@ -8,7 +8,7 @@ import pytest
 from copilot.domain import DialogueTurn, DocumentInfo, SearchFilters, Speaker
 from copilot.kb import KnowledgeBase
 from copilot.kb.chunk import passage_text
-from copilot.kb.retrieve import PassageTable, _convex, _rrf
+from copilot.kb.retrieve import PassageTable, RetrievalMode, _convex, _rrf
 from copilot.models.embedding import Embedder
 from tests.conftest import long_text
 
@@ -97,3 +97,25 @@ def test_hits_carry_the_turns_own_cosine_and_whether_context_was_mixed_in(
     passage = e5.embed_passages([passage_text(top.title, top.section, top.text)])[0]
     assert top.turn == pytest.approx(float(passage @ turn), abs=0.02)
     assert top.turn < top.dense  # the context, not the bare follow-up, found it
+
+
+def test_bm25_reads_a_follow_ups_context_so_it_finds_the_subject_named_before(
+    filled_kb: KnowledgeBase,
+) -> None:
+    """ "How long will that take?" names no subject; the dialogue before it does, in words that no
+    KB title or entity holds (so no entity is carried over)."""
+    follow_up = "how long will that take?"
+    dialogue = [
+        DialogueTurn(Speaker.CUSTOMER, "I have had no signal since yesterday up in the north"),
+        DialogueTurn(Speaker.AGENT, "A tower in your region is being repaired."),
+        DialogueTurn(Speaker.CUSTOMER, follow_up),
+    ]
+    query = filled_kb.query_for(dialogue)
+    assert not query.entities
+    assert query.lexical_text == f"{query.context} {follow_up}"
+    hits = filled_kb.search(query, k=3, mode=RetrievalMode.LEXICAL)
+    assert hits[0].doc_id == "tel-en-outage"
+    alone = filled_kb.search(follow_up, k=3, mode=RetrievalMode.LEXICAL)
+    assert "tel-en-outage" not in [h.doc_id for h in alone]
+    single = filled_kb.query_for("how long will the outage last?")
+    assert single.lexical_text == single.text
