@@ -121,6 +121,26 @@ class FaissIndex:
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 
+    def cosines(self, query: NDArray[np.float32], ids: NDArray[np.int64]) -> dict[int, float]:
+        """Cosines of one unit query with these chunks (ids not in the index are left out).
+
+        An IVF index scans every list here: a normal search probes only the lists near the query
+        and could miss chunks that another query found.
+        """
+        if not len(ids):
+            return {}
+        params: faiss.SearchParameters
+        if self.kind == "ivf":
+            params = faiss.SearchParametersIVF()
+            params.nprobe = int(faiss.extract_index_ivf(self._index).nlist)
+        else:
+            params = faiss.SearchParameters()
+        params.sel = faiss.IDSelectorBatch(ids)
+        query_row = query.reshape(1, -1).astype(np.float32)
+        scores, found = self._index.search(query_row, len(ids), params=params)
+        keep = found[0] >= 0
+        return dict(zip(found[0][keep].tolist(), scores[0][keep].tolist(), strict=True))
+
     def save(self, folder: Path, manifest: IndexManifest) -> None:
         """Write index then manifest, each through a temporary file and an atomic rename.
 

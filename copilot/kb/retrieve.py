@@ -177,7 +177,7 @@ class Retriever:
             dialogue = not np.array_equal(tv, qv)
             if dialogue:  # context was mixed in: the turn's own cosines take two small searches
                 turn_best = self._turn_best(tv, allowed)
-                turn = self._cosines(tv, [cid for cid, _ in top])
+                turn = self._dense.cosines(tv, np.array([cid for cid, _ in top], dtype=np.int64))
             else:  # the turn alone was the dense query: its cosines are known
                 turn_best = max(dense.values(), default=0.0)
         return [
@@ -197,11 +197,6 @@ class Retriever:
         """Best cosine of the turn alone with any passage: one more index search, no embedding."""
         scores, _ = self._dense.search(turn, 1, allowed)
         return float(scores[0]) if len(scores) else 0.0
-
-    def _cosines(self, vector: NDArray[np.float32], ids: Sequence[int]) -> dict[int, float]:
-        """Cosines of ``vector`` with these chunks only: one index search restricted to them."""
-        scores, found = self._dense.search(vector, len(ids), np.asarray(ids, dtype=np.int64))
-        return dict(zip(found.tolist(), scores.tolist(), strict=True))
 
     def warm_reranker(self) -> None:
         """Let the reranker prepare every passage, so no live query pays for a cold one."""
