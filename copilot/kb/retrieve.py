@@ -130,9 +130,9 @@ class Retriever:
             return []
         allowed = self._table.allowed(filters)
         p = self._p
-        # BM25 and the reranker read a long text's head and tail, as the dense query does: their
-        # cost grows with the length too, and the middle of a long message rarely asks.
-        text = " ".join(self._embedder.query_pieces(query.lexical_text))
+        # BM25 and the reranker read what the dense query reads: a long turn's head and tail.
+        # Their cost grows with the length too, and the middle of a long message rarely asks.
+        text = " ".join(self._embedder.query_pieces(query.text))
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
         tv: NDArray[np.float32] | None = None
@@ -144,7 +144,9 @@ class Retriever:
                 qv, tv = query_vector, turn_vector if turn_vector is not None else query_vector
             scores, ids = self._dense.search(qv, p.dense_candidates, allowed)
             dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
-        if mode is not RetrievalMode.DENSE:
+        # A follow-up's words name the fact asked, not its subject: BM25 sits it out in a hybrid.
+        hybrid = mode in (RetrievalMode.HYBRID, RetrievalMode.RERANK)
+        if mode is RetrievalMode.LEXICAL or (hybrid and not query.follow_up):
             scores, ids = self._lexical.search(text, p.lexical_candidates, allowed)
             lexical = {
                 c: min(s / p.bm25_scale, 1.0)
