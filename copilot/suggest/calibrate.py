@@ -3,19 +3,22 @@
 Probabilities reported for a set are out-of-fold (the model that gave them never saw that case),
 and the abstention threshold is chosen on them: the one that maximises the macro average, over the
 sets, of the share of turns handled right (answered with a gold passage in the top 5, or abstained
-on when the KB cannot answer).
+on when the KB cannot answer). The off-topic gate for follow-ups is then the strictest that costs
+no set with follow-ups more than ``MAX_GATE_COST`` of its answered recall@5.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from copilot.suggest.confidence import ConfidenceModel, fit
+from copilot.suggest.confidence import FEATURES, ConfidenceModel, fit
 
 THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.0, 0.96, 0.01))
+MAX_GATE_COST = 0.03
+"""Answered recall@5 a set of real follow-ups may lose to the off-topic gate (at most)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,33 @@ def handled_right(
     return float(np.mean([np.mean(v) for v in by_group.values()]))
 
 
+def off_topic_gate(
+    cases: Sequence[LabelledSearch], probs: Sequence[float], threshold: float
+) -> float:
+    """The highest ``turn_best`` below which follow-ups are abstained on, within the cost bound.
+
+    Off-topic turns amid a dialogue are not in the public sets, so the gate is not fitted to
+    catch them: it is set as strict as real follow-ups allow (``MAX_GATE_COST`` of answered
+    recall@5 on each set that has them); 0 when no set has follow-ups.
+    """
+    turn_best, dialogue = FEATURES.index("turn_best"), FEATURES.index("dialogue")
+    follow_ups: dict[str, list[tuple[float, bool]]] = {}
+    for case, p in zip(cases, probs, strict=True):
+        if case.features[dialogue] and not case.should_abstain:
+            answered = case.hit_at_5 and p >= threshold
+            follow_ups.setdefault(case.group, []).append((case.features[turn_best], answered))
+    if not follow_ups:
+        return 0.0
+
+    def cost(gate: float) -> float:
+        return max(
+            sum(answered and best < gate for best, answered in v) / len(v)
+            for v in follow_ups.values()
+        )
+
+    return max((g for g in THRESHOLDS if cost(g) <= MAX_GATE_COST), default=0.0)
+
+
 def calibrate(
     cases: Sequence[LabelledSearch], embedder: str, folds: int = 5, seed: int = 13
 ) -> Calibration:
@@ -75,4 +105,5 @@ def calibrate(
         abstain_below=best,
         fitted_on={"sets": groups, "cases": len(cases), "folds": folds, "seed": seed},
     )
-    return Calibration(final, tuple(probs), handled_right(cases, probs, best))
+    gated = replace(final, off_topic_below=off_topic_gate(cases, probs, best))
+    return Calibration(gated, tuple(probs), handled_right(cases, probs, best))

@@ -70,9 +70,18 @@ def signals(turn: str, hits: Sequence[SearchHit]) -> tuple[float, ...]:
     )
 
 
+_TURN_BEST = FEATURES.index("turn_best")
+_DIALOGUE = FEATURES.index("dialogue")
+
+
 @dataclass(frozen=True, slots=True)
 class ConfidenceModel:
-    """A fitted logistic regression over `FEATURES` (standardised), and the abstention threshold."""
+    """A fitted logistic regression over `FEATURES` (standardised), and the abstention thresholds.
+
+    ``off_topic_below`` gates follow-ups: a dialogue turn whose own words match no passage that
+    well (``turn_best``) is abstained on whatever the context lifted. The regression cannot learn
+    it, since the public follow-ups it is fitted on are all on topic (`calibrate.off_topic_gate`).
+    """
 
     embedder: str
     mean: tuple[float, ...]
@@ -81,6 +90,7 @@ class ConfidenceModel:
     intercept: float
     abstain_below: float
     fitted_on: dict[str, object] = field(default_factory=dict)
+    off_topic_below: float = 0.0
 
     def probability(self, features: Sequence[float]) -> float:
         """Estimated probability that the first hit answers the turn."""
@@ -97,19 +107,12 @@ class ConfidenceModel:
     def decide(self, features: tuple[float, ...]) -> Confidence:
         """The confidence and abstention decision for a search's signals."""
         value = self.probability(features)
-        return Confidence(value, bool(value < self.abstain_below), features)
+        return Confidence(value, self.abstains(value, features), features)
 
-    def with_threshold(self, abstain_below: float) -> ConfidenceModel:
-        """The same model with another abstention threshold."""
-        return ConfidenceModel(
-            self.embedder,
-            self.mean,
-            self.scale,
-            self.coef,
-            self.intercept,
-            abstain_below,
-            self.fitted_on,
-        )
+    def abstains(self, value: float, features: Sequence[float]) -> bool:
+        """Whether to abstain at this confidence: below ``abstain_below``, or an off-topic turn."""
+        off_topic = bool(features[_DIALOGUE]) and features[_TURN_BEST] < self.off_topic_below
+        return value < self.abstain_below or off_topic
 
     def save(self, path: Path) -> None:
         """Write the model as JSON (through a temporary file, so a crash leaves the old one)."""
@@ -138,6 +141,7 @@ class ConfidenceModel:
                 intercept=float(data["intercept"]),
                 abstain_below=float(data["abstain_below"]),
                 fitted_on=dict(data.get("fitted_on", {})),
+                off_topic_below=float(data.get("off_topic_below", 0.0)),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"cannot load the confidence model {path}: {exc}") from exc

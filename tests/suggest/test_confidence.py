@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from copilot.domain import SearchHit
 from copilot.errors import ConfigError
 from copilot.kb.evaluate import expected_calibration_error
-from copilot.suggest.calibrate import LabelledSearch, calibrate
+from copilot.suggest.calibrate import MAX_GATE_COST, LabelledSearch, calibrate, off_topic_gate
 from copilot.suggest.confidence import FEATURES, ConfidenceModel, fit, signals
 from tests.conftest import REPO
 
@@ -110,3 +111,37 @@ def test_a_model_for_other_features_is_refused(tmp_path: Path) -> None:
 def test_fit_needs_both_outcomes() -> None:
     with pytest.raises(ConfigError, match="both right and wrong"):
         fit([(0.1,) * len(FEATURES)] * 3, [True] * 3, "e")
+
+
+def _follow_up(group: str, turn_best: float, hit: bool) -> LabelledSearch:
+    features = dict.fromkeys(FEATURES, 0.5) | {"turn_best": turn_best, "dialogue": 1.0}
+    return LabelledSearch(group, tuple(features.values()), hit, hit, should_abstain=False)
+
+
+def test_off_topic_gate_is_the_strictest_that_real_follow_ups_allow() -> None:
+    """Answered follow-ups with turn_best 0.700, 0.701, ... in set a and from 0.750 in set b: a
+    gate on the 0.01 grid above a set's lowest ten cases costs it 10%, over the bound, so the
+    gate is each set's lowest value, and the lower one when both sets count."""
+    cases = [_follow_up("a", 0.70 + i / 1000, True) for i in range(100)]
+    cases += [_follow_up("b", 0.75 + i / 1000, True) for i in range(100)]
+    assert MAX_GATE_COST == 0.03
+    assert off_topic_gate(cases, [0.9] * len(cases), 0.2) == pytest.approx(0.70)
+    assert off_topic_gate(cases[100:], [0.9] * 100, 0.2) == pytest.approx(0.75)
+    single = [dataclasses.replace(c, features=(*c.features[:-1], 0.0)) for c in cases]
+    assert off_topic_gate(single, [0.9] * len(single), 0.2) == 0.0  # no follow-ups: no gate
+
+
+def test_a_follow_up_below_the_gate_is_abstained_on_a_question_alone_is_not() -> None:
+    model = dataclasses.replace(ConfidenceModel.load(SHIPPED), off_topic_below=0.8)
+    strong = [_hit("a", 0.95), _hit("b", 0.80)]
+    lifted = [dataclasses.replace(h, turn_best=0.75, turn=0.75, dialogue=True) for h in strong]
+    on_topic = [dataclasses.replace(h, turn_best=0.85, dialogue=True) for h in strong]
+    alone = [dataclasses.replace(h, turn_best=0.75) for h in strong]
+    turn = "what is their postcode"
+    assert model.judge(turn, lifted).abstain
+    assert not model.judge(turn, on_topic).abstain
+    assert not model.judge(turn, alone).abstain
+
+
+def test_shipped_model_gates_follow_ups() -> None:
+    assert 0.5 < ConfidenceModel.load(SHIPPED).off_topic_below < 1.0
