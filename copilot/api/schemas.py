@@ -35,7 +35,7 @@ class StartMessage(_Message):
     type: Literal["start"]
     agent_id: Id
     channel: str = Field(default="chat", max_length=32)
-    client: str | None = Field(default=None, max_length=100)
+    client: Text | None = Field(default=None, max_length=100)
     language: Language | None = None
 
 
@@ -81,7 +81,7 @@ class StartAudioMessage(_Message):
     type: Literal["start_audio"]
     agent_id: Id
     channel: str = Field(default="voice", max_length=32)
-    client: str | None = Field(default=None, max_length=100)
+    client: Text | None = Field(default=None, max_length=100)
     language: Language | None = None
     sample_rate: Literal[8000, 16000] = 16000
     encoding: Literal["pcm16", "mulaw"] = "pcm16"
@@ -247,7 +247,7 @@ class TurnIn(BaseModel):
         default=None, description="Defaults to the key's agent, else 'webhook'."
     )
     channel: str = Field(default="chat", max_length=32)
-    client: str | None = Field(default=None, max_length=100)
+    client: Text | None = Field(default=None, max_length=100)
     language: Language | None = None
     timestamp: datetime | None = None
 

@@ -52,6 +52,11 @@ def test_nul_in_text_is_refused_with_a_clear_error(client: TestClient) -> None:
     response = client.post("/v1/conversations/nul/turns", json=body)
     assert response.status_code == 422
     assert "NUL" in response.text
+    # The client name is stored with the conversation (schemathesis found it on PostgreSQL).
+    body = {"turn_id": "t1", "speaker": "customer", "text": "hola", "client": "b\u0000"}
+    response = client.post("/v1/conversations/nul-client/turns", json=body)
+    assert response.status_code == 422
+    assert "NUL" in response.text
     with client.websocket_connect("/v1/conversations/nul-ws/stream") as ws:
         ws.send_json({"type": "start", "agent_id": "agent-1", "client": "bank"})
         assert ws.receive_json()["detail"] == "started"
