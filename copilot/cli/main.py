@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from copilot import __version__
 from copilot.cli import evaluation, voice
 from copilot.cli.progress import progress_bar
 from copilot.domain import DialogueTurn, SearchFilters, SearchHit, SourceFile
@@ -63,6 +64,13 @@ def kb_command(name: str) -> Callable[[Callable[P, None]], Callable[P, None]]:
     return register
 
 
+def _print_version(requested: bool) -> None:
+    # Eager: answers before the settings are built, so it works with no config at all.
+    if requested:
+        out.print(f"copilot {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -71,6 +79,12 @@ def main(
     ] = None,
     kb_name: Annotated[str | None, typer.Option("--kb", help="Which knowledge base.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log to stderr.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Build the settings once; every command receives them through the context."""
     force_offline()
