@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import platform
+
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+)
+
+from copilot import __version__
 
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0)
 _ASR_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 
 
 class ServiceMetrics:
-    """Turns, suggestions, latency, feedback, errors, connections and the write backlog."""
+    """Turns, suggestions, latency, feedback, errors, connections and the write backlog, beside
+    the standard process, platform and GC figures and ``copilot_build_info``."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        # The default registry's collectors read the process, not one app: sharing them costs
+        # nothing and keeps a second app in one process (tests) from a duplicate registration.
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            r.register(collector)
+        self.build = Info("copilot_build", "Version of copilot and Python serving.", registry=r)
+        self.build.info({"version": __version__, "python": platform.python_version()})
         self.turns = Counter(
             "copilot_turns", "Conversation turns received.", ["speaker"], registry=r
         )
