@@ -1,14 +1,15 @@
 """`ReportService`: what the supervisor console shows, read from the logs and joined with the KB.
 
 Rates are shares of the suggestions that got a verdict (accepted + edited + rejected); suggestions
-shown without one are counted apart. Time buckets are whole UTC hours or days.
+shown without one are counted apart. Time buckets are whole hours or days of the supervisor's time
+zone (UTC unless told).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import anyio.to_thread
 import numpy as np
@@ -118,9 +119,11 @@ class ReportService:
     async def rates(self, filters: LogFilters, group_by: GroupBy) -> list[FeedbackCounts]:
         """Verdict counts per group, the largest first.
 
-        A ``topic`` is a KB tag of a document the suggestion cites, resolved through the KB as it
-        is now; a suggestion citing several tags counts once under each, and one citing no tagged
-        document (a clarifying question, say) under key None.
+        A ``topic`` is a KB tag of the first document the suggestion's evidence cites (its best
+        evidence), resolved through the KB as it is now. A suggestion counts once under each tag
+        of that one document, and one citing no tagged document (a clarifying question, say)
+        under key None: the other cited documents are supporting context, and counting their tags
+        too made every suggestion count several times over.
         """
         async with self._sessions() as s:
             if group_by is not GroupBy.TOPIC:
@@ -129,7 +132,7 @@ class ReportService:
         tags = await anyio.to_thread.run_sync(self._doc_tags)
         tallies: dict[str | None, list[int]] = {}
         for c in cited:
-            topics: set[str | None] = {t for d in c.doc_ids for t in tags.get(d, ())} or {None}
+            topics: set[str | None] = {t for d in c.doc_ids[:1] for t in tags.get(d, ())} or {None}
             for topic in topics:
                 tally = tallies.setdefault(topic, [0, 0, 0, 0])
                 tally[0] += 1
@@ -140,22 +143,30 @@ class ReportService:
         return rows
 
     async def rates_over_time(
-        self, filters: LogFilters, bucket: TimeBucket | None = None
+        self, filters: LogFilters, bucket: TimeBucket | None = None, zone: tzinfo = UTC
     ) -> tuple[TimeBucket, list[FeedbackCounts]]:
-        """Verdict counts per time bucket, oldest first; ``bucket`` None picks one by the span."""
+        """Verdict counts per time bucket, oldest first; ``bucket`` None picks one by the span.
+
+        Buckets are cut in ``zone``; each key is a bucket start with that zone's offset.
+        """
         async with self._sessions() as s:
             repo = AnalyticsRepo(s)
             if bucket is None and filters.since is not None:
                 bucket = auto_bucket(filters.since, filters.until or datetime.now(UTC))
             if bucket is not None:
-                return bucket, await repo.feedback_over_time(filters, bucket)
-            daily = await repo.feedback_over_time(filters, TimeBucket.DAY)
+                return bucket, await repo.feedback_over_time(filters, bucket, zone)
+            daily = await repo.feedback_over_time(filters, TimeBucket.DAY, zone)
             if len(daily) > 2:
                 return TimeBucket.DAY, daily
-            return TimeBucket.HOUR, await repo.feedback_over_time(filters, TimeBucket.HOUR)
+            return TimeBucket.HOUR, await repo.feedback_over_time(filters, TimeBucket.HOUR, zone)
 
-    async def latency(self, filters: LogFilters, bucket: TimeBucket | None = None) -> LatencyReport:
-        """Percentiles of suggestion latency per customer turn, overall and per time bucket."""
+    async def latency(
+        self, filters: LogFilters, bucket: TimeBucket | None = None, zone: tzinfo = UTC
+    ) -> LatencyReport:
+        """Percentiles of suggestion latency per customer turn, overall and per time bucket.
+
+        Buckets are cut in ``zone``; their starts carry that zone's offset.
+        """
         async with self._sessions() as s:
             turns = await AnalyticsRepo(s).turn_latencies(filters)
         if bucket is None:
@@ -164,7 +175,7 @@ class ReportService:
             bucket = auto_bucket(first, last)
         per_bucket: dict[datetime, list[float]] = {}
         for t in turns:
-            per_bucket.setdefault(bucket.start_of(t.created_at), []).append(t.latency_ms)
+            per_bucket.setdefault(bucket.start_of(t.created_at, zone), []).append(t.latency_ms)
         return LatencyReport(
             bucket,
             _percentiles(None, [t.latency_ms for t in turns]),

@@ -1,12 +1,13 @@
 """Plain values the supervisor reports read from the logs: counts, latencies, edits, export rows.
 
-Every ``datetime`` is timezone-aware UTC, like the other records.
+Every ``datetime`` is timezone-aware UTC, like the other records, except time-bucket starts: those
+are in the zone the buckets were cut in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 
 from copilot.domain import FeedbackAction, Speaker, SuggestionKind
@@ -24,20 +25,29 @@ class GroupBy(StrEnum):
 
 
 class TimeBucket(StrEnum):
-    """Width of a time bucket; buckets start on whole UTC hours or days."""
+    """Width of a time bucket; buckets start on whole hours or days of a time zone (UTC unless
+    told otherwise): a day is a calendar day there, 23 or 25 hours long on a DST change."""
 
     HOUR = "hour"
     DAY = "day"
 
     @property
     def seconds(self) -> int:
-        """Width in seconds."""
+        """Nominal width in seconds (a day in a zone with DST may be an hour longer or shorter)."""
         return 3600 if self is TimeBucket.HOUR else 86_400
 
-    def start_of(self, at: datetime) -> datetime:
-        """The start (aware UTC) of the bucket holding ``at`` (aware)."""
-        epoch = int(at.timestamp())
-        return datetime.fromtimestamp(epoch - epoch % self.seconds, UTC)
+    def start_of(self, at: datetime, zone: tzinfo = UTC) -> datetime:
+        """The start of the bucket holding ``at`` (aware), as an aware datetime in ``zone``.
+
+        Args:
+            at: the instant.
+            zone: where hours and days are cut (an IANA ``ZoneInfo``, or UTC).
+        """
+        local = at.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+        if self is TimeBucket.DAY:
+            local = local.replace(hour=0)
+        # Normalise through UTC so the offset is the one in force at the start (DST changes).
+        return local.astimezone(UTC).astimezone(zone)
 
 
 @dataclass(frozen=True, slots=True)

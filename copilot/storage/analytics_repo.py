@@ -6,7 +6,7 @@ suggestion was shown). Portable between SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, case, func, literal_column, null, select
@@ -43,6 +43,8 @@ _KEYS: dict[GroupBy, ColumnElement[Any] | InstrumentedAttribute[Any]] = {
 def _tally(action: FeedbackAction) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((FeedbackRow.action == action.value, 1), else_=0)), 0)
 
+
+_QUARTER_HOUR_S = 900
 
 _COUNTS = (
     func.count(SuggestionRow.suggestion_id),
@@ -83,26 +85,38 @@ class AnalyticsRepo:
         return [FeedbackCounts(row[0], *map(int, row[1:])) for row in rows]
 
     async def feedback_over_time(
-        self, filters: LogFilters, bucket: TimeBucket
+        self, filters: LogFilters, bucket: TimeBucket, zone: tzinfo = UTC
     ) -> list[FeedbackCounts]:
-        """Suggestions shown and verdicts per UTC time bucket, oldest first; empty buckets omitted.
+        """Suggestions shown and verdicts per time bucket, oldest first; empty buckets omitted.
 
-        Each row's ``key`` is the bucket's start in ISO 8601 (UTC).
+        Args:
+            filters: which suggestions count.
+            bucket: hours or days.
+            zone: where hours and days are cut (an IANA ``ZoneInfo``, or UTC).
+
+        Returns:
+            One row per bucket; its ``key`` is the bucket's start in ISO 8601, with the zone's
+            offset then.
 
         Raises:
             StorageError: the database cannot be reached.
         """
-        # A literal width, not a bound parameter: PostgreSQL must see the GROUP BY expression and
-        # the selected one as the same expression.
-        width = literal_column(str(bucket.seconds), BigInteger())
+        # The database counts per quarter hour (every zone's offset is a whole number of them) and
+        # Python folds the quarters into the zone's hours or days, DST included. A literal width,
+        # not a bound parameter: PostgreSQL must see the GROUP BY expression and the selected one
+        # as the same expression.
+        width = literal_column(str(_QUARTER_HOUR_S), BigInteger())
         start = (EpochSeconds(SuggestionRow.created_at) // width) * width
         stmt = from_suggestions(select(start, *_COUNTS), filters).group_by(start).order_by(start)
         with storage_errors(self._session, f"count feedback per {bucket.value}"):
             rows = (await self._session.execute(stmt)).all()
-        return [
-            FeedbackCounts(datetime.fromtimestamp(int(row[0]), UTC).isoformat(), *map(int, row[1:]))
-            for row in rows
-        ]
+        folded: dict[datetime, list[int]] = {}
+        for row in rows:
+            key = bucket.start_of(datetime.fromtimestamp(int(row[0]), UTC), zone)
+            tally = folded.setdefault(key, [0, 0, 0, 0])
+            for i, n in enumerate(row[1:]):
+                tally[i] += int(n)
+        return [FeedbackCounts(k.isoformat(), *v) for k, v in sorted(folded.items())]
 
     async def turn_latencies(self, filters: LogFilters) -> list[TurnLatency]:
         """Latency of every customer turn that got suggestions, oldest first (``limit`` ignored).

@@ -1,10 +1,16 @@
-"""Listings behind the supervisor console: KB-gap turns, conversations, and the log export."""
+"""Listings behind the supervisor console: KB-gap turns, conversations, and the log export.
+
+A *gap turn* is a customer turn the KB failed: flagged ``kb_gap``, or every verdict on its
+suggestions a rejection (at least one rejection, no acceptance or edit). The KB-gap table and the
+per-conversation gap count use that one definition (`_is_gap_turn`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select, true
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from copilot.domain import FeedbackAction, Speaker, SuggestionKind
@@ -16,6 +22,48 @@ from copilot.storage.report_query import cited_doc_ids, from_suggestions, turn_o
 from copilot.storage.tables import ConversationRow, FeedbackRow, SuggestionRow, TurnRow
 
 _USED = (FeedbackAction.ACCEPTED.value, FeedbackAction.EDITED.value)
+
+
+def _verdict_on_turn(*actions: str) -> ColumnElement[bool]:
+    """Whether some suggestion of the enclosing query's turn got one of ``actions``."""
+    return exists(
+        select(SuggestionRow.suggestion_id)
+        .join(FeedbackRow, FeedbackRow.suggestion_id == SuggestionRow.suggestion_id)
+        .where(
+            SuggestionRow.conversation_id == TurnRow.conversation_id,
+            SuggestionRow.turn_id == TurnRow.turn_id,
+            FeedbackRow.action.in_(actions),
+        )
+    )
+
+
+def _only_rejected() -> ColumnElement[bool]:
+    """The enclosing query's turn got a rejection and no acceptance or edit."""
+    return and_(_verdict_on_turn(FeedbackAction.REJECTED.value), ~_verdict_on_turn(*_USED))
+
+
+def _is_gap_turn() -> ColumnElement[bool]:
+    """The enclosing query's turn is a gap turn (see the module docstring)."""
+    return and_(
+        TurnRow.speaker == Speaker.CUSTOMER.value,
+        or_(TurnRow.kb_gap == true(), _only_rejected()),
+    )
+
+
+def _latest_customer_language() -> Any:
+    """The detected language of the conversation's latest customer turn that has one."""
+    return (
+        select(TurnRow.language)
+        .where(
+            TurnRow.conversation_id == ConversationRow.conversation_id,
+            TurnRow.speaker == Speaker.CUSTOMER.value,
+            TurnRow.language.is_not(None),
+        )
+        .order_by(TurnRow.created_at.desc(), TurnRow.id.desc())
+        .limit(1)
+        .correlate(ConversationRow)
+        .scalar_subquery()
+    )
 
 
 class ReviewRepo:
@@ -49,20 +97,7 @@ class ReviewRepo:
             .order_by(TurnRow.created_at.desc(), TurnRow.id.desc())
             .limit(filters.limit)
         )
-        used = func.sum(case((FeedbackRow.action.in_(_USED), 1), else_=0))
-        rejected = func.sum(case((FeedbackRow.action == FeedbackAction.REJECTED.value, 1), else_=0))
-        verdicts = (
-            select(SuggestionRow.conversation_id, SuggestionRow.turn_id)
-            .join(FeedbackRow, FeedbackRow.suggestion_id == SuggestionRow.suggestion_id)
-            .group_by(SuggestionRow.conversation_id, SuggestionRow.turn_id)
-            .having((rejected > 0) & (used == 0))
-            .subquery()
-        )
-        rejected_turns = base.join(
-            verdicts,
-            (verdicts.c.conversation_id == TurnRow.conversation_id)
-            & (verdicts.c.turn_id == TurnRow.turn_id),
-        ).where(TurnRow.kb_gap.is_not(true()))
+        rejected_turns = base.where(TurnRow.kb_gap.is_not(true()), _only_rejected())
         out: list[GapTurn] = []
         with storage_errors(self._session, "list gap turns"):
             for reason, stmt in (
@@ -86,15 +121,18 @@ class ReviewRepo:
         return out
 
     async def conversations(self, filters: LogFilters) -> list[ConversationSummary]:
-        """Conversations started in the range, newest first, with the size of their logs and
-        their escalations (customer turns that got an ``escalate`` suggestion).
+        """Conversations started in the range, newest first, with the size of their logs, their
+        gap turns and their escalations (customer turns that got an ``escalate`` suggestion).
 
-        ``language`` matches the conversation's language and ``agent_id`` its agent.
+        A conversation's language is the detected language of its latest customer turn that has
+        one, else the language it was started with; ``language`` matches it, and the summary's
+        record carries it. ``agent_id`` matches the conversation's agent.
 
         Raises:
             StorageError: the database cannot be reached.
         """
         cid = ConversationRow.conversation_id
+        language = func.coalesce(_latest_customer_language(), ConversationRow.language)
 
         def count(column: Any, *where: ColumnElement[bool]) -> Any:
             return select(func.count(column)).where(*where).correlate(ConversationRow)
@@ -102,14 +140,13 @@ class ReviewRepo:
         stmt = (
             select(
                 ConversationRow,
+                language,
                 count(TurnRow.id, TurnRow.conversation_id == cid).scalar_subquery(),
                 count(
                     SuggestionRow.suggestion_id, SuggestionRow.conversation_id == cid
                 ).scalar_subquery(),
                 count(FeedbackRow.id, FeedbackRow.conversation_id == cid).scalar_subquery(),
-                count(
-                    TurnRow.id, TurnRow.conversation_id == cid, TurnRow.kb_gap == true()
-                ).scalar_subquery(),
+                count(TurnRow.id, TurnRow.conversation_id == cid, _is_gap_turn()).scalar_subquery(),
                 # An escalation is a customer turn that got an "escalate" suggestion.
                 count(
                     SuggestionRow.turn_id.distinct(),
@@ -119,7 +156,7 @@ class ReviewRepo:
             )
             .where(
                 *conditions(
-                    filters,
+                    replace(filters, language=None),
                     created_at=ConversationRow.started_at,
                     language=ConversationRow.language,
                     conversation_id=cid,
@@ -129,11 +166,15 @@ class ReviewRepo:
             .limit(filters.limit)
             .offset(filters.offset)
         )
+        if filters.language is not None:
+            stmt = stmt.where(language == filters.language)
         with storage_errors(self._session, "list conversations"):
             rows = (await self._session.execute(stmt)).all()
         return [
-            ConversationSummary(row.to_record(), int(t), int(s), int(f), int(g), int(e))
-            for row, t, s, f, g, e in rows
+            ConversationSummary(
+                replace(row.to_record(), language=lang), int(t), int(s), int(f), int(g), int(e)
+            )
+            for row, lang, t, s, f, g, e in rows
         ]
 
     async def export_rows(self, filters: LogFilters) -> list[ExportRow]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -239,6 +240,88 @@ def test_supervisor_apis_refuse_agents_and_anonymous_callers(keyed: TestClient) 
         assert keyed.get(path).status_code == 401, path
         supervisor = keyed.get(path, headers={"Authorization": f"Bearer {SUPERVISOR}"})
         assert supervisor.status_code == (404 if path.endswith("sv-acc") else 200), path
+
+
+def test_topics_count_the_tags_of_each_suggestions_first_cited_document(
+    client: TestClient,
+) -> None:
+    seeded = _seed(client)
+    tags: dict[str, list[str | None]] = {}
+    expected: Counter[str | None] = Counter()
+    for suggestion in (s for shown in seeded.suggestions.values() for s in shown):
+        if not suggestion["evidence"]:
+            expected[None] += 1
+            continue
+        first = suggestion["evidence"][0]["doc_id"]
+        if first not in tags:
+            tags[first] = client.get(f"/v1/kb/documents/{first}").json()["tags"]
+        expected.update(tags[first] or [None])
+    topics = _groups(client, "topic")
+    assert {k: g["shown"] for k, g in topics.items()} == dict(expected)
+
+
+def test_language_filter_lists_conversations_by_their_customers_detected_language(
+    client: TestClient,
+) -> None:
+    _seed(client)
+    english = client.get("/v1/supervisor/conversations", params={"language": "en"}).json()
+    assert [
+        (c["conversation"]["conversation_id"], c["conversation"]["language"]) for c in english
+    ] == [("sv-edit", "en")]
+    spanish = client.get("/v1/supervisor/conversations", params={"language": "es"}).json()
+    assert {c["conversation"]["conversation_id"] for c in spanish} == {
+        "sv-acc", "sv-rej", "sv-gap1", "sv-gap2"
+    }  # fmt: skip
+    assert client.get("/v1/supervisor/conversations", params={"language": "pt"}).json() == []
+
+
+def test_conversation_gap_counts_agree_with_the_gap_table(client: TestClient) -> None:
+    _seed(client)
+    in_table: Counter[str] = Counter(
+        conversation
+        for group in client.get("/v1/supervisor/gaps").json()
+        for conversation, _turn_id in group["turns"]
+    )
+    listed = client.get("/v1/supervisor/conversations").json()
+    gaps = {c["conversation"]["conversation_id"]: c["kb_gaps"] for c in listed}
+    assert gaps["sv-rej"] == 1  # its one suggestion with a verdict was rejected
+    assert {k: n for k, n in gaps.items() if n} == dict(in_table)
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "words"),
+    [
+        ({"since": "2026-03-02T00:00:00Z", "until": "2026-03-01T00:00:00Z"}, "since", "later"),
+        ({"since": "2026-03-02", "until": "2026-03-01"}, "since", "later"),
+        ({"tz": "Mars/Olympus_Mons"}, "tz", "unknown time zone"),
+        ({"tz": "../../etc/passwd"}, "tz", "unknown time zone"),
+    ],
+)
+def test_an_inverted_range_or_unknown_zone_is_refused_with_a_clear_message(
+    client: TestClient, params: dict[str, str], field: str, words: str
+) -> None:
+    for path in ("rates", "latency", "gaps", "most-edited", "conversations", "export"):
+        response = client.get(f"/v1/supervisor/{path}", params=params)
+        assert response.status_code == 422, (path, response.text)
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["query", field]
+        assert words in error["msg"]
+
+
+def test_days_and_bounds_follow_the_supervisors_time_zone(client: TestClient) -> None:
+    seeded = _seed(client)
+    zone = "America/Mexico_City"
+    body = client.get("/v1/supervisor/rates", params={"bucket": "day", "tz": zone}).json()
+    assert body["time_zone"] == zone
+    [day] = body["series"]
+    assert day["key"].endswith("T00:00:00-06:00")  # a local midnight there
+    assert day["shown"] == seeded.shown
+    latency = client.get("/v1/supervisor/latency", params={"bucket": "day", "tz": zone}).json()
+    assert [p["start"] for p in latency["points"]] == [day["key"]]
+    # A bound without an offset is a wall-clock time in the zone: that local day holds it all.
+    local_day = day["key"][:10]
+    bounded = _groups(client, "overall", since=f"{local_day}T00:00:00", tz=zone)[None]
+    assert bounded["shown"] == seeded.shown
 
 
 def test_console_page_is_served_with_its_local_libraries(client: TestClient) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,6 +69,44 @@ async def test_time_buckets_start_on_whole_utc_hours_and_days(
     ]
     daily = await repo.feedback_over_time(LogFilters(agent_id="a2"), TimeBucket.DAY)
     assert daily == [FeedbackCounts("2025-03-01T00:00:00+00:00", 1, 0, 1, 0)]
+
+
+async def test_days_are_cut_in_the_supervisors_time_zone(
+    session: AsyncSession, seeded: datetime
+) -> None:
+    # 02:00 UTC on 2 March is 20:00 on 1 March in Mexico City (UTC-6): the day before.
+    night = datetime(2025, 3, 2, 2, 0, tzinfo=UTC)
+    await TurnLogRepo(session).add_suggestions(
+        [
+            SuggestionRecord(
+                "s-night", "c-tel", "u1", 3, SuggestionKind.GROUNDED, "x", 0.5, "en", (), 5.0, night
+            )
+        ]
+    )
+    repo = AnalyticsRepo(session)
+    assert await repo.feedback_over_time(LogFilters(), TimeBucket.DAY) == [
+        FeedbackCounts("2025-03-01T00:00:00+00:00", 4, 1, 2, 1),
+        FeedbackCounts("2025-03-02T00:00:00+00:00", 1, 0, 0, 0),
+    ]
+    mexico = ZoneInfo("America/Mexico_City")
+    assert await repo.feedback_over_time(LogFilters(), TimeBucket.DAY, mexico) == [
+        FeedbackCounts("2025-03-01T00:00:00-06:00", 5, 1, 2, 1)
+    ]
+    kolkata = await repo.feedback_over_time(LogFilters(), TimeBucket.HOUR, ZoneInfo("Asia/Kolkata"))
+    # UTC+05:30: 12:01 and 12:03 UTC fall in 17:00-18:00 there, 13:01 in 18:00, 02:00 in 07:00.
+    assert [(k.key, k.shown) for k in kolkata] == [
+        ("2025-03-01T17:00:00+05:30", 3),
+        ("2025-03-01T18:00:00+05:30", 1),
+        ("2025-03-02T07:00:00+05:30", 1),
+    ]
+
+
+def test_a_bucket_start_is_the_local_midnight_or_hour() -> None:
+    mexico = ZoneInfo("America/Mexico_City")
+    at = datetime(2025, 3, 2, 2, 0, tzinfo=UTC)
+    assert TimeBucket.DAY.start_of(at, mexico) == datetime(2025, 3, 1, tzinfo=mexico)
+    assert TimeBucket.DAY.start_of(at) == datetime(2025, 3, 2, tzinfo=UTC)
+    assert TimeBucket.HOUR.start_of(at, mexico).isoformat() == "2025-03-01T20:00:00-06:00"
 
 
 async def test_latency_is_one_value_per_turn_oldest_first(

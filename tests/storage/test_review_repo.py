@@ -59,6 +59,36 @@ async def test_conversations_are_listed_newest_first_with_their_sizes(
     assert [c.conversation.conversation_id for c in only] == ["c-bank"]
 
 
+async def test_conversation_language_is_its_latest_customer_turns_detected_one(
+    session: AsyncSession, seeded: datetime
+) -> None:
+    # c-tel was started without a language; its customer turn was detected as English.
+    english = await ReviewRepo(session).conversations(LogFilters(language="en"))
+    assert [(c.conversation.conversation_id, c.conversation.language) for c in english] == [
+        ("c-tel", "en")
+    ]
+    await TurnLogRepo(session).add_turn(
+        TurnRecord("c-tel", "u2", Speaker.CUSTOMER, "e aí?", seeded + timedelta(hours=2), "pt")
+    )
+    portuguese = await ReviewRepo(session).conversations(LogFilters(language="pt"))
+    assert [c.conversation.conversation_id for c in portuguese] == ["c-tel"]
+    assert await ReviewRepo(session).conversations(LogFilters(language="en")) == []
+
+
+async def test_conversation_gap_count_agrees_with_the_gap_turns(
+    session: AsyncSession, seeded: datetime
+) -> None:
+    await _rejected_turn(session, seeded + timedelta(minutes=8))
+    repo = ReviewRepo(session)
+    per_conversation: dict[str, int] = {}
+    for gap in await repo.gap_turns(LogFilters()):
+        per_conversation[gap.conversation_id] = per_conversation.get(gap.conversation_id, 0) + 1
+    listed = {
+        c.conversation.conversation_id: c.kb_gaps for c in await repo.conversations(LogFilters())
+    }
+    assert listed == per_conversation == {"c-bank": 2, "c-tel": 1}
+
+
 async def test_export_has_one_row_per_suggestion_with_turn_verdict_and_evidence(
     session: AsyncSession, seeded: datetime
 ) -> None:
