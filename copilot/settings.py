@@ -12,11 +12,42 @@ from pydantic import (
     PositiveInt,
     SecretStr,
     computed_field,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from copilot.domain import Role
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _shipped_roots() -> tuple[Path, ...]:
+    """Folders that hold copilot's own data files, for a run outside the repository root.
+
+    A wheel carries them under ``copilot/_bundled`` (setup.py copies them there); an editable
+    install reads its checkout, recognised by the ``pyproject.toml`` beside the package.
+    """
+    roots = [_PACKAGE / "_bundled"]
+    if (_PACKAGE.parent / "pyproject.toml").is_file():
+        roots.append(_PACKAGE.parent)
+    return tuple(roots)
+
+
+def _shipped(path: Path) -> Path:
+    """``path`` as given when it is absolute or exists, else copilot's shipped copy of it.
+
+    A relative default such as ``models/manifest.toml`` names a file of the repository: from the
+    repository root (or a folder with its own ``models/``) it is read there, as always; from
+    anywhere else the installed package's copy serves. A path with no shipped copy stays as given,
+    so the error that follows names it.
+    """
+    if path.is_absolute() or path.exists():
+        return path
+    for root in _shipped_roots():
+        if (root / path).exists():
+            return root / path
+    return path
 
 
 class ApiKey(BaseModel):
@@ -225,6 +256,13 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir.as_posix()}/copilot.sqlite"
+
+    @field_validator(
+        "kb_source_dir", "eval_cases_path", "models_manifest", "confidence_model", mode="after"
+    )
+    @classmethod
+    def _find_shipped(cls, path: Path) -> Path:
+        return _shipped(path)
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:
