@@ -233,6 +233,9 @@ class Settings(BaseSettings):
     audio_retention_days: PositiveInt = 7
 
     # Logs
+    log_format: Literal["json", "text"] = "json"
+    """``json``: one object per line (timestamp, level, logger, event and its fields) for a log
+    pipeline; ``text``: plain lines for a person at a console. Both are scrubbed and redacted."""
     log_salt: SecretStr | None = None
     """Keys the hash that stands for a conversation id in log lines (replicas that share one log
     give one id one tag); unset: a random salt kept in ``data_dir/log_salt``."""

@@ -94,8 +94,13 @@ def main(
     if kb_name is not None:
         overrides["kb_name"] = kb_name
     serving = ctx.invoked_subcommand == "serve"
-    configure_logging(logging.INFO if verbose or serving else logging.WARNING)
-    ctx.obj = Settings(**overrides)
+    level = logging.INFO if verbose or serving else logging.WARNING
+    # Before the settings are read, so a refused setting is logged scrubbed too.
+    configure_logging(level)
+    settings = Settings(**overrides)
+    if settings.log_format != "json":
+        configure_logging(level, settings.log_format)
+    ctx.obj = settings
 
 
 def _open(ctx: typer.Context) -> KnowledgeBase:

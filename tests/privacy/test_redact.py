@@ -235,7 +235,21 @@ def test_json_formatter_scrubs_the_event_line() -> None:
     record = _record("payment_failed email=%s card=%s", "ana@mail.com", "4111-1111-1111-1111")
     line = JsonFormatter().format(record)
     payload = json.loads(line)
-    assert payload["event"] == "payment_failed email=[EMAIL] card=[CARD]"
+    assert payload["event"] == "payment_failed"
+    assert payload["email"] == "[EMAIL]"
+    assert payload["card"] == "[CARD]"
+    assert "ana@mail.com" not in line
+    assert "4111" not in line
+
+
+def test_json_formatter_scrubs_extra_fields() -> None:
+    record = _record("payment_failed")
+    record.note = "escribe a ana@mail.com"
+    record.card = "4111-1111-1111-1111"
+    line = JsonFormatter().format(record)
+    payload = json.loads(line)
+    assert payload["note"] == "escribe a [EMAIL]"
+    assert payload["card"] == "[CARD]"
     assert "ana@mail.com" not in line
     assert "4111" not in line
 
