@@ -246,6 +246,8 @@ _EVENT_LINE = re.compile(rf"(?P<event>{_NAME})(?P<fields>(?: {_NAME}=.*)?)", re.
 """Our log lines: a snake_case event name, then ``key=value`` fields (a value may hold spaces)."""
 _FIELD = re.compile(rf" (?P<key>{_NAME})=(?P<value>.*?)(?= {_NAME}=|$)", re.DOTALL)
 _CORE_KEYS = frozenset({"timestamp", "level", "logger", "event", "exc", "stack"})
+_ACCESS_ARGS = ("client", "method", "path", "http_version", "status")
+"""The arguments of uvicorn's access line, in order."""
 _DROPPED_EXTRAS = frozenset({"color_message"})
 """uvicorn's ANSI-coloured copy of its format string: noise in a JSON line."""
 
@@ -303,6 +305,8 @@ class JsonFormatter(pythonjsonlogger.json.JsonFormatter):
         if record.name.partition(".")[0] in _PAYLOAD_LOGGERS:
             extras = {}  # a websocket or a connection object: its repr may carry ids
         event, fields = event_fields(self._clean(record.message))
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
+            fields = self._access_fields(record.args)
         log_data.clear()
         log_data["timestamp"] = datetime.fromtimestamp(record.created, UTC).isoformat(
             timespec="milliseconds"
@@ -322,6 +326,16 @@ class JsonFormatter(pythonjsonlogger.json.JsonFormatter):
             log_data["exc"] = self._clean(exc)
         if record.stack_info:
             log_data["stack"] = self._clean(record.stack_info)
+
+    def _access_fields(self, args: tuple[object, ...]) -> dict[str, str | int | float | bool]:
+        # uvicorn's access line keeps its arguments (scrubbed by the record factory): the line
+        # stays the event, and method, path and status become fields a pipeline can filter on.
+        if len(args) != len(_ACCESS_ARGS):
+            return {}
+        return {
+            k: v if isinstance(v, int) else self._clean(str(v))
+            for k, v in zip(_ACCESS_ARGS, args, strict=True)
+        }
 
     def _clean(self, text: str) -> str:
         return self._redactor.redact(log_scrubber().scrub(text)).text

@@ -98,3 +98,17 @@ def test_text_lines_are_redacted_too() -> None:
         "copilot.test", logging.INFO, __file__, 1, "mail %s", ("a@b.co",), None
     )
     assert TextFormatter().format(record).endswith("mail [EMAIL]")
+
+
+def test_an_access_line_stays_whole_and_gets_request_fields() -> None:
+    log_scrubber()
+    logger = logging.getLogger("uvicorn.access")
+    args = ("127.0.0.1:5000", "GET", "/panel?token=abcdef0123456789", "1.1", 200)
+    record = logger.makeRecord(
+        logger.name, logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None
+    )
+    payload = json.loads(JsonFormatter().format(record))
+    assert payload["event"] == f'127.0.0.1:5000 - "GET /panel?token={REDACTED} HTTP/1.1" 200'
+    assert payload["method"] == "GET"
+    assert payload["path"] == f"/panel?token={REDACTED}"
+    assert payload["status"] == 200
