@@ -291,8 +291,13 @@ def test_conversation_gap_counts_agree_with_the_gap_table(client: TestClient) ->
 @pytest.mark.parametrize(
     ("params", "field", "words"),
     [
-        ({"since": "2026-03-02T00:00:00Z", "until": "2026-03-01T00:00:00Z"}, "since", "later"),
-        ({"since": "2026-03-02", "until": "2026-03-01"}, "since", "later"),
+        ({"since": "2026-03-02T00:00:00Z", "until": "2026-03-01T00:00:00Z"}, "since", "earlier"),
+        ({"since": "2026-03-02", "until": "2026-03-02"}, "since", "earlier"),
+        (
+            {"since": "2026-03-02T00:00:00", "until": "2026-03-02T05:00:00Z", "tz": "Etc/GMT+6"},
+            "since",
+            "earlier",
+        ),
         ({"tz": "Mars/Olympus_Mons"}, "tz", "unknown time zone"),
         ({"tz": "../../etc/passwd"}, "tz", "unknown time zone"),
     ],

@@ -1,16 +1,19 @@
-"""The supervisor console in Chromium: rates, charts, gaps, edit diffs, drill-down, export."""
+"""The supervisor console in Chromium: rates, charts, gaps, edit diffs, drill-down, export,
+time zone, live refresh and layout on a 1366 px laptop (the browser runs in Mexico City time)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from tests.e2e.conftest import LiveServer
 
@@ -23,6 +26,22 @@ _UNNAMED_CONTROLS = """() => [...document.querySelectorAll("button, input, selec
     .filter((el) => !(el.getAttribute("aria-label") || el.textContent.trim()
         || (el.id && document.querySelector(`label[for="${el.id}"]`)) || el.closest("label")))
     .map((el) => el.outerHTML.slice(0, 80))"""
+
+
+ZONE = "America/Mexico_City"
+LAPTOP: ViewportSize = {"width": 1366, "height": 768}
+
+
+@pytest.fixture
+def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
+    """A fresh profile on a 1366 px wide laptop whose clock is set to Mexico City."""
+    ctx = browser.new_context(
+        base_url=live_server.url, viewport=LAPTOP, locale="es-ES", timezone_id=ZONE
+    )
+    ctx.set_default_timeout(15_000)
+    expect.set_options(timeout=15_000)
+    yield ctx
+    ctx.close()
 
 
 def _turn(server: LiveServer, conversation: str, text: str, agent: str) -> dict[str, Any]:
@@ -142,3 +161,82 @@ def test_drill_down_refresh_and_export(
     expect(page.locator("body")).to_have_attribute("data-ready", "1")
     expect(page.get_by_test_id("count-accepted")).to_have_text("2")
     expect(page.get_by_test_id("rate-accepted")).to_have_text("67%")
+
+
+def test_group_tables_fit_a_1366px_screen_with_the_rejected_column_visible(
+    page: Page, seeded: dict[str, str], artifacts: Path
+) -> None:
+    _open(page)
+    assert page.viewport_size == LAPTOP
+    for name in ("agent", "client", "topic", "language"):
+        table = page.get_by_test_id(f"table-{name}")
+        rejected = table.locator('.tabulator-col[tabulator-field="rejected_rate"]')
+        expect(rejected).to_be_visible()
+        box, frame = rejected.bounding_box(), table.bounding_box()
+        assert box is not None
+        assert frame is not None
+        assert box["x"] >= frame["x"]
+        assert box["x"] + box["width"] <= frame["x"] + frame["width"] + 1, name
+        assert box["x"] + box["width"] <= LAPTOP["width"], name
+        holder = table.locator(".tabulator-tableholder")
+        overflow = holder.evaluate("(el) => el.scrollWidth - el.clientWidth")
+        assert overflow <= 1, f"{name} table scrolls sideways by {overflow} px"
+    note = page.get_by_test_id("topic-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("primer documento que cita")
+    page.get_by_test_id("table-topic").screenshot(path=artifacts / "supervisor-topic-1366.png")
+
+
+def test_an_inverted_date_range_shows_the_servers_message(
+    page: Page, seeded: dict[str, str]
+) -> None:
+    page.goto("/supervisor?lang=en")
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    page.get_by_test_id("filter-since").fill("2026-03-02")
+    page.get_by_test_id("filter-until").fill("2026-03-01")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("body")).to_have_attribute("data-ready", "error")
+    error = page.get_by_role("alert")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("'since' must be earlier than 'until'")
+    expect(page.get_by_test_id("count-shown")).not_to_have_text("0")  # old figures stay
+
+
+def test_days_are_cut_in_the_browsers_zone_or_the_one_chosen(
+    page: Page, seeded: dict[str, str]
+) -> None:
+    with page.expect_request(re.compile(r"/v1/supervisor/rates\?.*group_by=overall")) as first:
+        _open(page)
+    assert "tz=America%2FMexico_City" in first.value.url
+    expect(page.get_by_test_id("filter-tz")).to_have_value(ZONE)
+    with page.expect_request(re.compile(r"/v1/supervisor/latency\?.*tz=Asia%2FTokyo")):
+        page.get_by_test_id("filter-tz").select_option("Asia/Tokyo")
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    assert "tz=Asia%2FTokyo" in page.url
+    page.reload()
+    expect(page.get_by_test_id("filter-tz")).to_have_value("Asia/Tokyo")
+
+
+def test_live_view_shows_a_new_turn_without_a_reload_and_pauses_when_hidden(
+    page: Page, live_server: LiveServer, seeded: dict[str, str]
+) -> None:
+    page.goto("/supervisor?lang=en&refresh_ms=400")
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    page.evaluate("() => { window.sameDocument = true; }")
+    conversations = page.get_by_test_id("table-conversations")
+    expect(conversations).not_to_contain_text("con-live")
+    _turn(live_server, "con-live", "me robaron la tarjeta oro en el metro", "beto")
+    expect(conversations).to_contain_text("con-live")
+    assert page.evaluate("() => window.sameDocument") is True  # refreshed in place
+
+    hide = """(hidden) => {
+        Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+        document.dispatchEvent(new Event("visibilitychange"));
+    }"""
+    page.evaluate(hide, True)
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    paused = page.evaluate("() => document.body.dataset.loads")
+    page.wait_for_timeout(1500)  # more than three intervals
+    assert page.evaluate("() => document.body.dataset.loads") == paused
+    page.evaluate(hide, False)
+    expect(page.locator("body")).not_to_have_attribute("data-loads", paused)

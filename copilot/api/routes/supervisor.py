@@ -3,7 +3,7 @@
 Every route needs the supervisor (or admin) role. Filters are the log listings' own: ``since``
 (inclusive) and ``until`` (exclusive) bound when suggestions were shown, plus agent, client and
 language; ``tz`` (an IANA zone, UTC by default) is where days and hours are cut and how bounds
-without an offset are read. An unknown zone, or ``since`` later than ``until``, is a 422.
+without an offset are read. An unknown zone, or ``since`` not before ``until``, is a 422.
 """
 
 from __future__ import annotations
@@ -115,12 +115,12 @@ def report_range(
     """The filter bar of every report, in the supervisor's time zone.
 
     Raises:
-        RequestValidationError: an unknown zone, or ``since`` later than ``until`` (a 422).
+        RequestValidationError: an unknown zone, or ``since`` not before ``until`` (a 422).
     """
     zone = _zone(tz)
     start, end = _bound("since", since, zone), _bound("until", until, zone)
-    if start is not None and end is not None and start > end:
-        raise _invalid("since", "'since' is later than 'until': the range is empty")
+    if start is not None and end is not None and start >= end:
+        raise _invalid("since", "'since' must be earlier than 'until': that range is empty")
     return ReportRange(LogFilters(start, end, agent_id, client, language), zone)
 
 

@@ -1,10 +1,14 @@
 // Supervisor console: filter bar, rate cards, charts (Chart.js), tables (Tabulator), edit diffs
 // (jsdiff), conversation drill-down and export. Speaks only the /v1/supervisor/* REST API.
 //
-// URL parameters: token (kept in sessionStorage, then removed from the address bar), lang, and
-// the filters since, until (YYYY-MM-DD, UTC days), agent_id, client, language.
+// URL parameters: token (kept in sessionStorage, then removed from the address bar), lang, the
+// filters since, until (YYYY-MM-DD, days of the chosen time zone), agent_id, client, language, and
+// tz (an IANA zone; the browser's own when absent). Days and hours are cut in that zone, by the
+// server. While "live" is on, the figures reload every 30 s (refresh_ms overrides it, for tests),
+// paused while the tab is hidden and when the range ends before today.
 // Test hooks: [data-testid=rate-*], [data-testid=count-*], [data-testid=refresh]; body.dataset.ready
-// is "1" after each complete load ("0" while loading, "error" when a load failed).
+// is "1" after each complete load ("0" while loading, "error" when a load failed);
+// body.dataset.loads counts the completed loads.
 
 import { pickLanguage, translatePage, translator } from "./i18n.js";
 
@@ -29,7 +33,9 @@ const COLORS = {
   p99: "#be123c",
 };
 const GROUPS = ["agent", "client", "topic", "language"];
-const FILTER_NAMES = ["since", "until", "agent_id", "client", "language"];
+const FILTER_NAMES = ["since", "until", "agent_id", "client", "language", "tz"];
+const BROWSER_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+const LIVE_MS = Number(params.get("refresh_ms")) || 30_000;
 
 const $ = (selector) => document.querySelector(selector);
 const form = $("#filters");
@@ -37,12 +43,22 @@ const tables = new Map();
 let lang = pickLanguage(params);
 let t = translator(lang);
 let generation = 0;
+let loading = false;
+let loads = 0;
 
 class HttpError extends Error {
   constructor(status, detail) {
-    super(`HTTP ${status}: ${detail}`);
+    super(status === 422 ? detail : `HTTP ${status}: ${detail}`);
     this.status = status;
   }
+}
+
+/** An error body's words: a 422's field messages ("since: …"), or the service's message. */
+function describe(body, fallback) {
+  if (Array.isArray(body.detail)) {
+    return body.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
+  }
+  return body.message || body.detail || fallback;
 }
 
 async function api(path, query) {
@@ -50,31 +66,42 @@ async function api(path, query) {
   const response = await fetch(`/v1/supervisor/${path}?${query}`, { headers });
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
-    throw new HttpError(response.status, body.message || body.detail || response.statusText);
+    throw new HttpError(response.status, describe(body, response.statusText));
   }
   return response;
 }
 
 const getJson = async (path, query) => (await api(path, query)).json();
 
+/** The day after `date` (YYYY-MM-DD), as YYYY-MM-DD. */
 function nextDay(date) {
   const d = new Date(`${date}T00:00:00Z`);
   d.setUTCDate(d.getUTCDate() + 1);
-  return d.toISOString();
+  return d.toISOString().slice(0, 10);
 }
 
-/** The filter bar as API query parameters (dates become UTC day bounds, `until` inclusive). */
+/** The chosen IANA time zone (the browser's unless overridden). */
+const zone = () => form.elements.tz.value || BROWSER_ZONE;
+
+/** Today in the chosen zone, as YYYY-MM-DD. */
+const today = () => new Intl.DateTimeFormat("en-CA", { timeZone: zone() }).format(new Date());
+
+/**
+ * The filter bar as API query parameters. Dates become local midnights without an offset, which
+ * the server reads in `tz` (`until` is inclusive here, exclusive there).
+ */
 function filterQuery(extra = {}) {
   const data = new FormData(form);
   const query = new URLSearchParams();
   const since = data.get("since");
   const until = data.get("until");
-  if (since) query.set("since", `${since}T00:00:00Z`);
-  if (until) query.set("until", nextDay(until));
+  if (since) query.set("since", `${since}T00:00:00`);
+  if (until) query.set("until", `${nextDay(until)}T00:00:00`);
   for (const name of ["agent_id", "client", "language"]) {
     const value = String(data.get(name) || "").trim();
     if (value) query.set(name, value);
   }
+  query.set("tz", zone());
   for (const [k, v] of Object.entries(extra)) query.set(k, v);
   return query;
 }
@@ -83,16 +110,31 @@ function keepFiltersInUrl() {
   const data = new FormData(form);
   const url = new URLSearchParams();
   if (params.has("lang")) url.set("lang", lang);
-  for (const name of FILTER_NAMES) if (data.get(name)) url.set(name, String(data.get(name)));
+  if (params.has("refresh_ms")) url.set("refresh_ms", params.get("refresh_ms"));
+  for (const name of FILTER_NAMES) {
+    const value = String(data.get(name) || "");
+    if (value && !(name === "tz" && value === BROWSER_ZONE)) url.set(name, value);
+  }
   history.replaceState(null, "", `${location.pathname}${url.size ? `?${url}` : ""}`);
+}
+
+/** Fill the zone list: every zone the browser knows, the browser's own first. */
+function fillZones() {
+  const select = form.elements.tz;
+  const known = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  const wanted = params.get("tz");
+  const zones = [...new Set([BROWSER_ZONE, "UTC", ...known, ...(wanted ? [wanted] : [])])];
+  select.replaceChildren(...zones.map((z) => el("option", { value: z }, z)));
+  select.value = wanted && zones.includes(wanted) ? wanted : BROWSER_ZONE;
 }
 
 const percent = (rate) => (rate === null || rate === undefined ? "–" : `${Math.round(rate * 100)}%`);
 
 function formatTime(iso, withHour = true) {
+  const timeZone = zone();
   const options = withHour
-    ? { day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit", timeZone: "UTC" }
-    : { day: "2-digit", month: "2-digit", year: "numeric", timeZone: "UTC" };
+    ? { day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit", timeZone }
+    : { day: "2-digit", month: "2-digit", year: "numeric", timeZone };
   return new Intl.DateTimeFormat(lang, options).format(new Date(iso));
 }
 
@@ -189,16 +231,18 @@ const rateColumn = (action) => ({
   field: `${action}_rate`,
   hozAlign: "right",
   sorter: "number",
+  minWidth: 100,
   formatter: (cell) => `${percent(cell.getValue())} (${cell.getRow().getData()[action]})`,
 });
 
 function renderGroup(name, groups) {
+  // fitColumns: the columns share the container's width, so Rejected never hides behind a scroll.
   return table($(`#table-${name}`), {
-    layout: "fitDataStretch",
+    layout: "fitColumns",
     data: groups.map((g) => ({ ...g, key: g.key ?? t("col.none") })),
     columns: [
-      { title: t("col.key"), field: "key", widthGrow: 2 },
-      { title: t("col.shown"), field: "shown", hozAlign: "right", sorter: "number" },
+      { title: t("col.key"), field: "key", minWidth: 80, formatter: "textarea" },
+      { title: t("col.shown"), field: "shown", hozAlign: "right", sorter: "number", minWidth: 60 },
       rateColumn("accepted"),
       rateColumn("edited"),
       rateColumn("rejected"),
@@ -406,6 +450,7 @@ function showError(error) {
 /** Fetch and draw everything for the current filters. */
 async function load() {
   const mine = ++generation;
+  loading = true;
   document.body.dataset.ready = "0";
   $("#status").textContent = t("status.loading");
   $("#error").hidden = true;
@@ -431,14 +476,31 @@ async function load() {
     ]);
     if (mine !== generation) return;
     $("#status").textContent = t("status.loaded", { t: new Date().toLocaleTimeString(lang) });
+    document.body.dataset.loads = String(++loads);
     document.body.dataset.ready = "1";
   } catch (error) {
     if (mine !== generation) return;
     showError(error);
     $("#status").textContent = "";
     document.body.dataset.ready = "error";
+  } finally {
+    if (mine === generation) loading = false;
   }
 }
+
+/** Whether a live refresh is due: live on, tab visible, no load running, range reaching today. */
+function liveDue() {
+  if (!form.elements.live.checked || document.hidden || loading) return false;
+  const until = form.elements.until.value;
+  return !until || until >= today();
+}
+
+setInterval(() => {
+  if (liveDue()) load();
+}, LIVE_MS);
+document.addEventListener("visibilitychange", () => {
+  if (liveDue()) load(); // back on the tab: catch up at once
+});
 
 function setLanguage(next) {
   lang = next;
@@ -449,9 +511,11 @@ function setLanguage(next) {
   document.title = `Copilot · ${t("title")}`;
 }
 
+fillZones();
 for (const name of FILTER_NAMES) {
-  if (params.get(name)) form.elements[name].value = params.get(name);
+  if (name !== "tz" && params.get(name)) form.elements[name].value = params.get(name);
 }
+form.elements.tz.addEventListener("change", () => load());
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   load();
