@@ -1,4 +1,4 @@
-"""Group KB-gap questions by meaning: greedy threshold clustering of unit query vectors."""
+"""Group KB-gap questions by meaning: greedy average-linkage clustering of unit query vectors."""
 
 from __future__ import annotations
 
@@ -32,11 +32,16 @@ class GapGroup:
 
 
 def cluster(vectors: NDArray[np.float32], threshold: float) -> list[list[int]]:
-    """Greedy single pass: each vector joins the group whose centroid is nearest, if close enough.
+    """Greedy single pass: each vector joins the group it is closest to on average, if close enough.
+
+    A vector's closeness to a group is its mean cosine with the group's members (average
+    linkage). The cosine with the group's normalised centroid, used before, grows more lenient as
+    a group grows, so a big group drifted into swallowing unrelated questions ("Meu pedido ainda
+    não chegou" with "Quero devolver um tênis com defeito"); see ``benchmarks/gap_grouping.py``.
 
     Args:
         vectors: ``(n, dim)`` L2-normalised rows, in the order to visit them.
-        threshold: the cosine to a group's (normalised) centroid needed to join it.
+        threshold: the mean cosine with a group's members needed to join it.
 
     Returns:
         Groups of row indices, in order of their first member; each row is in exactly one.
@@ -45,8 +50,8 @@ def cluster(vectors: NDArray[np.float32], threshold: float) -> list[list[int]]:
     sums = np.zeros((0, vectors.shape[1]), np.float32)
     for i, v in enumerate(vectors):
         if groups:
-            centroids = sums / np.linalg.norm(sums, axis=1, keepdims=True)
-            sims = centroids @ v
+            sizes = np.array([len(g) for g in groups], np.float32)
+            sims = (sums @ v) / sizes
             best = int(np.argmax(sims))
             if sims[best] >= threshold:
                 groups[best].append(i)
