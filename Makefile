@@ -17,10 +17,10 @@ $(BIN)/copilot: pyproject.toml
 
 setup: $(BIN)/copilot
 
-## The live assist service on the bundled demo KB (ingested on first start), SQLite, local models,
+## The live assist service on the bundled demo KB (ingested on first start, behind an open port), SQLite, local models,
 ## open access (no API keys: a local demo). Open http://127.0.0.1:8000/demo
 run: setup
-	$(BIN)/copilot serve --open-access
+	$(BIN)/copilot serve --open-access --demo
 
 lint: setup
 	$(BIN)/ruff check .

@@ -21,7 +21,8 @@
     ├── StorageError                  the log database cannot be reached, migrated or written
     ├── WriteRejectedError            the log database refused a write for good (dead-lettered)
     ├── UnauthenticatedError          no credentials, or credentials nobody issued
-    └── ForbiddenError                the caller's role or agent may not do this
+    ├── ForbiddenError                the caller's role or agent may not do this
+    └── ServiceStartingError          models, index or database are still loading (or failed to)
 """
 
 from __future__ import annotations
@@ -120,3 +121,11 @@ class UnauthenticatedError(CopilotError):
 
 class ForbiddenError(CopilotError):
     """The caller is known but its role (or agent id) does not allow this."""
+
+
+class ServiceStartingError(CopilotError):
+    """The request needs the KB or pipeline, which are still loading (or failed to load).
+
+    The port opens before the models and the KB are ready: a caller is told to retry instead of
+    finding the port closed.
+    """

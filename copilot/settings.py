@@ -162,7 +162,13 @@ class Settings(BaseSettings):
     """JSON lines of the writes the database refused for good (each with its error and redacted
     records); unset: ``data_dir/dead_letters.jsonl``."""
     shutdown_flush_s: PositiveFloat = 10.0
-    ingest_demo_on_start: bool = True
+    ingest_demo_on_start: bool = False
+    """Fill an empty KB from ``kb_source_dir`` (the bundled, fictional demo KB) at start: for the
+    demo only (``copilot serve --demo``), or a production KB would serve the demo's articles."""
+    background_start: bool = False
+    """Open the port at once and load models, KB and database behind it (``/readyz`` 503 with the
+    stage until ready); ``copilot serve`` turns it on. Off, the lifespan returns only once ready,
+    which is what an in-process client (tests, benchmarks) wants."""
     session_idle_s: PositiveFloat = 4 * 3600
     gap_cluster_similarity: float = Field(default=0.89, gt=0.0, le=1.0)
     """KB-gap questions join a group at this mean cosine with its members (query embeddings).

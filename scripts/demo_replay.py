@@ -2,10 +2,10 @@
 
 A newcomer needs two commands (two terminals), from the repository root:
 
-    COPILOT_DATA_DIR=/tmp/protocol-demo .venv/bin/copilot serve --port 8765
+    COPILOT_DATA_DIR=/tmp/protocol-demo .venv/bin/copilot serve --demo --port 8765
     .venv/bin/python scripts/demo_replay.py --url ws://127.0.0.1:8765
 
-The first start ingests the demo KB (about a minute); wait until
+The first start ingests the demo KB (about a minute) behind the open port; wait until
 ``curl -s localhost:8765/readyz`` says ``"ready"``. Without ``--port`` the service listens on
 8000, the script's default URL.
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
-import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from threadpoolctl import threadpool_limits
 
 from copilot import __version__
@@ -18,82 +17,30 @@ from copilot.api.audio import audio_stream
 from copilot.api.auth import Authenticator
 from copilot.api.routes import conversations, health, pages, supervisor, transcribe
 from copilot.api.routes import kb as kb_routes
-from copilot.api.state import AppState
+from copilot.api.startup import start
+from copilot.api.state import StartProgress
 from copilot.api.websocket import conversation_stream
-from copilot.kb import KnowledgeBase
 from copilot.logconfig import install_salt, log_scrubber
 from copilot.models.asr import SpeechRecognizer
 from copilot.models.embedding import Embedder
-from copilot.models.language import LanguageDetector
 from copilot.models.loader import force_offline
-from copilot.models.registry import (
-    asr_spec_from_settings,
-    embedder_from_settings,
-    recognizer_from_settings,
-    reranker_from_settings,
-)
 from copilot.models.reranker import Reranker
-from copilot.privacy.redact import Redactor
-from copilot.service.assist import AssistService
-from copilot.service.batching import MicroBatchEmbedder
-from copilot.service.logwriter import LogWriter
-from copilot.service.metrics import ServiceMetrics
-from copilot.service.pipeline import TurnPipeline
-from copilot.service.session import SessionRegistry
-from copilot.service.voice import VoiceService
 from copilot.settings import Settings
-from copilot.storage.db import create_engine, session_factory, upgrade
-from copilot.storage.dead_letters import DeadLetters
-from copilot.storage.feedback_repo import FeedbackRepo
-from copilot.suggest.memory import Remembered, TeamMemory
 
 logger = logging.getLogger(__name__)
 
-
-def _open_kb(
-    settings: Settings,
-    embedder: Embedder,
-    reranker: Reranker | None,
-    detector: LanguageDetector,
-) -> KnowledgeBase:
-    kb = KnowledgeBase.open(
-        settings, embedder=embedder, reranker=reranker, language_detector=detector
-    )
-    if kb.n_passages == 0 and settings.ingest_demo_on_start:
-        report = kb.add([settings.kb_source_dir])
-        logger.info("demo_kb_ingested documents=%d", len(report.added))
-    detector.detect("hola, buenos días")  # lingua loads its models on first use
-    kb.warm_up()
-    # Reranker passage vectors fill in the background: readiness does not wait for a large KB, and
-    # a passage not cached yet is embedded on first use.
-    threading.Thread(target=kb.warm_reranker, name="rerank-warm", daemon=True).start()
-    return kb
+_TAGS = [
+    {"name": "health", "description": "Liveness, readiness (with start-up progress) and metrics."},
+    {"name": "conversations", "description": "Turns and feedback by REST, and the logs."},
+    {"name": "knowledge base", "description": "Manual KB search and document view."},
+    {"name": "voice", "description": "Transcripts of recorded calls."},
+    {"name": "supervisor", "description": "Reports, KB gaps and export for supervisors."},
+]
 
 
-def _kb_published(kb: KnowledgeBase) -> frozenset[str]:
-    """Phones, e-mails and ids the KB itself prints: hotlines are not personal data, so the
-    redactor keeps them in turns, replies and team memory."""
-    texts = (text for doc in kb.documents() for text in (doc.title, doc.text))
-    return Redactor().published_in(texts)
-
-
-def _voice(
-    settings: Settings,
-    service: AssistService,
-    metrics: ServiceMetrics,
-    recognizer: SpeechRecognizer | None,
-    redactor: Redactor,
-) -> VoiceService | None:
-    """Voice if enabled: the ASR model is resolved now (fails at start-up), loaded on first use."""
-    if not settings.asr_enabled:
-        return None
-    if recognizer is None:
-        asr_spec_from_settings(settings)
-
-    def load() -> SpeechRecognizer:
-        return recognizer if recognizer is not None else recognizer_from_settings(settings)
-
-    return VoiceService(service, settings, metrics, load, redactor)
+def _operation_id(route: APIRoute) -> str:
+    """The route's function name (``post_turn``), not FastAPI's path-mangled default."""
+    return route.name
 
 
 def _scrub_logs(settings: Settings) -> None:
@@ -135,90 +82,47 @@ def create_app(
         # One BLAS thread per call: the service gets its parallelism from concurrent turns, and
         # BLAS pools spinning beside the embedding engine's own threads wasted the CPU.
         threadpool_limits(limits=settings.blas_threads, user_api="blas")
-        url = settings.effective_database_url
-        await anyio.to_thread.run_sync(upgrade, url)
-        engine = create_engine(url)
-        sessions = session_factory(engine)
-        base: Embedder = (
-            embedder
-            if embedder is not None
-            else await anyio.to_thread.run_sync(embedder_from_settings, settings)
-        )
-        rerank = reranker if settings.use_reranker else None
-        if rerank is None and settings.use_reranker:
-            rerank = await anyio.to_thread.run_sync(reranker_from_settings, settings)
-        batcher = (
-            MicroBatchEmbedder(base, settings.micro_batch_max, settings.micro_batch_wait_ms)
-            if settings.micro_batching
-            else None
-        )
-        query_embedder: Embedder = batcher or base
-        detector = LanguageDetector()
-        kb = await anyio.to_thread.run_sync(_open_kb, settings, query_embedder, rerank, detector)
-        memory = TeamMemory(query_embedder)
-        # Built once at start-up: documents added later are not allowlisted until a restart.
-        redactor = Redactor(await anyio.to_thread.run_sync(_kb_published, kb))
-        async with sessions() as s:
-            remembered = await FeedbackRepo(s).memory(None)
-        items = [
-            Remembered(
-                m.suggestion_id, m.customer_text, m.reply_text, m.language, m.client, m.agent_id
+        progress = StartProgress()
+        app.state.startup = progress
+        app.state.copilot = None
+
+        async def starting(stack: AsyncExitStack) -> None:
+            app.state.copilot = await start(
+                settings, stack, progress, embedder, reranker, recognizer
             )
-            for m in remembered
-        ]
-        await anyio.to_thread.run_sync(memory.add, items)
-        metrics = ServiceMetrics()
-        writer = LogWriter(
-            sessions,
-            DeadLetters(settings.effective_dead_letter_path),
-            settings.write_timeout_s,
-            on_depth=metrics.write_backlog.set,
-            on_rejected=lambda job: metrics.writes_rejected.labels(job).inc(),
-        )
-        writer.start()
-        pipeline = TurnPipeline(
-            kb,
-            query_embedder,
-            memory,
-            detector,
-            settings,
-            anyio.CapacityLimiter(settings.cpu_workers),
-        )
-        service = AssistService(
-            SessionRegistry(settings.dialogue_turns * 2, settings.session_idle_s),
-            pipeline,
-            memory,
-            writer,
-            redactor,
-            metrics,
-            sessions,
-        )
-        voice = _voice(settings, service, metrics, recognizer, redactor)
-        app.state.copilot = AppState(
-            settings, kb, service, writer, engine, sessions, metrics, voice
-        )
-        logger.info(
-            "service_ready kb_passages=%d memory=%d micro_batching=%s",
-            kb.n_passages,
-            len(memory),
-            batcher is not None,
-        )
-        try:
-            yield
-        finally:
-            app.state.copilot = None
-            await writer.close(settings.shutdown_flush_s)
-            await engine.dispose()
-            kb.close()
-            if batcher is not None:
-                batcher.close()
-            logger.info("service_stopped")
+
+        async def in_background(stack: AsyncExitStack) -> None:
+            try:
+                await starting(stack)
+            # The start task's top level, like the CLI's: nothing above it would report the error,
+            # and the service would say "starting" for ever. /readyz names it, the log has it all.
+            except Exception as exc:
+                if progress.stop.is_set():
+                    return
+                progress.error = type(exc).__name__
+                logger.exception("start_failed stage=%s", progress.stage)
+
+        async with AsyncExitStack() as stack, anyio.create_task_group() as tasks:
+            if settings.background_start:
+                tasks.start_soon(in_background, stack)
+            else:
+                await starting(stack)
+            try:
+                yield
+            finally:
+                progress.stop.set()
+                tasks.cancel_scope.cancel()
+                app.state.copilot = None
+        logger.info("service_stopped")
 
     app = FastAPI(
         title="copilot",
         version=__version__,
         summary="Live agent assist: conversation turns in, evidence-backed suggestions out.",
         lifespan=lifespan,
+        openapi_tags=_TAGS,
+        responses=error_handlers.ERROR_RESPONSES,
+        generate_unique_id_function=_operation_id,
     )
     app.state.authenticator = auth
     auth.log_mode()

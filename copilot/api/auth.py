@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from copilot.domain import Role
@@ -114,7 +115,26 @@ def authenticator(conn: HTTPConnection) -> Authenticator:
     return auth
 
 
-def current_principal(request: Request) -> Principal:
+# Declared for the OpenAPI document only (the Authorize button of /docs): they never refuse a
+# request, `presented_token` reads the key and `Authenticator` decides, as for the WebSocket.
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API key from COPILOT_API_KEYS: `Authorization: Bearer <key>`.",
+)
+_API_KEY = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="apiKey",
+    description="The same API key in an `X-API-Key` header.",
+)
+
+
+def current_principal(
+    request: Request,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+    _api_key: Annotated[str | None, Security(_API_KEY)],
+) -> Principal:
     """The REST caller (dependency)."""
     return authenticator(request).principal(presented_token(request))
 

@@ -5,20 +5,28 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator
 
 from copilot.api.schemas import Text
-from copilot.api.state import AppState
+from copilot.api.state import AppState, StartProgress
+from copilot.errors import ServiceStartingError
 from copilot.service.assist import AssistService
 from copilot.storage.records import LogFilters
 
 
 def get_state(request: Request) -> AppState:
-    """The app's state; 503 until the lifespan has loaded models and index."""
+    """The app's state.
+
+    Raises:
+        ServiceStartingError: Models, KB or database are still loading (503 ``starting``, with
+            ``Retry-After``), or failed to.
+    """
     state: AppState | None = getattr(request.app.state, "copilot", None)
     if state is None:
-        raise HTTPException(status_code=503, detail="service is starting")
+        progress: StartProgress | None = getattr(request.app.state, "startup", None)
+        stage = progress.describe() if progress is not None else "starting"
+        raise ServiceStartingError(f"the service is not ready yet: {stage}")
     return state
 
 

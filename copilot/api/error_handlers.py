@@ -1,18 +1,23 @@
 """One place that maps named errors to HTTP statuses and WebSocket error codes, and renders them.
 
-Every error body must render whatever the client sent: a NaN, raw bytes or a lone surrogate in the
-request never reaches an error body, so answering a bad request can never fail with a 500.
+Every REST error has one shape (`ErrorOut`): named errors, FastAPI's validation errors and
+Starlette's own (404, 405) alike, so a client parses one body. Every error body must render whatever
+the client sent: a NaN, raw bytes or a lone surrogate in the request never reaches an error body, so
+answering a bad request can never fail with a 500.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
+from copilot.api.schemas import ErrorOut, ValidationIssueOut
 from copilot.errors import (
     AudioFormatError,
     CopilotError,
@@ -22,6 +27,7 @@ from copilot.errors import (
     InvalidMessageError,
     ModelNotFoundError,
     NotStartedError,
+    ServiceStartingError,
     StorageError,
     UnauthenticatedError,
     UnknownConversationError,
@@ -43,11 +49,40 @@ _STATUS: dict[type[CopilotError], tuple[int, str]] = {
     AudioFormatError: (415, "invalid_audio"),
     ModelNotFoundError: (503, "asr_unavailable"),
     StorageError: (503, "storage_unavailable"),
+    ServiceStartingError: (503, "starting"),
     WriteRejectedError: (500, "write_rejected"),
 }
 
 RETRY_AFTER_S = 5
-"""What a 503 for an unavailable log database tells the client to wait before sending again."""
+"""What a 503 (log database unavailable, service starting) tells the client to wait before sending
+again."""
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "frame_too_large",
+    415: "unsupported_media_type",
+    503: "unavailable",
+}
+"""Codes of the errors Starlette and FastAPI raise themselves (unknown path, wrong method…)."""
+
+_ERROR = {"model": ErrorOut}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {**_ERROR, "description": "``unauthenticated``: no API key, or an unknown one."},
+    403: {**_ERROR, "description": "``forbidden``: the key's role or agent may not do this."},
+    422: {**_ERROR, "description": "``invalid_request``: ``detail`` says what was invalid."},
+    503: {
+        **_ERROR,
+        "description": "``starting`` (models or KB still loading) or ``storage_unavailable``: "
+        "retry after the ``Retry-After`` seconds.",
+    },
+    "default": {
+        **_ERROR,
+        "description": "Any other error, e.g. ``not_found`` or ``frame_too_large``.",
+    },
+}
+"""The error responses every operation declares in the OpenAPI document (one schema for all)."""
 
 
 def status_and_code(exc: CopilotError) -> tuple[int, str]:
@@ -70,19 +105,31 @@ def utf8_safe(text: str) -> str:
     return text
 
 
-def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+def _validation_detail(exc: RequestValidationError) -> list[ValidationIssueOut]:
     """FastAPI's 422 ``detail`` without ``input`` and ``ctx``.
 
     Those hold the client's values (customer text; a NaN or raw bytes that JSON cannot render).
     """
     return [
-        {
-            "type": e["type"],
-            "loc": [p if isinstance(p, int) else utf8_safe(str(p)) for p in e["loc"]],
-            "msg": utf8_safe(str(e["msg"])),
-        }
+        ValidationIssueOut(
+            type=e["type"],
+            loc=[p if isinstance(p, int) else utf8_safe(str(p)) for p in e["loc"]],
+            msg=utf8_safe(str(e["msg"])),
+        )
         for e in exc.errors()
     ]
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    detail: list[ValidationIssueOut] | None = None,
+) -> JSONResponse:
+    """The one REST error body (`ErrorOut`); ``detail`` only when given."""
+    body = ErrorOut(code=code, message=message, detail=detail)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
 
 def _unread_body(exc: RequestValidationError) -> bool:
@@ -99,7 +146,7 @@ def install(app: FastAPI) -> None:
         if not isinstance(exc, CopilotError):  # registered for CopilotError only
             raise exc
         status, code = status_and_code(exc)
-        if status >= 500:
+        if status >= 500 and not isinstance(exc, ServiceStartingError):  # expected, and polled
             logger.error("request_failed error=%s", type(exc).__name__)
         state = getattr(request.app.state, "copilot", None)
         if state is not None:
@@ -108,25 +155,29 @@ def install(app: FastAPI) -> None:
             {"WWW-Authenticate": "Bearer"}
             if status == 401
             else {"Retry-After": str(RETRY_AFTER_S)}
-            if isinstance(exc, StorageError)
+            if isinstance(exc, StorageError | ServiceStartingError)
             else None
         )
-        return JSONResponse(
-            {"type": "error", "code": code, "message": str(exc)},
-            status_code=status,
-            headers=headers,
-        )
+        return error_response(status, code, str(exc), headers)
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, RequestValidationError):  # registered for it only
             raise exc
         if _unread_body(exc):
             message = "the body must be JSON, sent with Content-Type: application/json"
-            return JSONResponse(
-                {"type": "error", "code": "unsupported_media_type", "message": message},
-                status_code=415,
-            )
-        return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+            return error_response(415, "unsupported_media_type", message)
+        detail = _validation_detail(exc)
+        message = "the request is invalid: " + "; ".join(
+            ".".join(str(p) for p in issue.loc) + ": " + issue.msg for issue in detail[:3]
+        )
+        return error_response(422, "invalid_request", message, detail=detail)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, HTTPException):  # registered for it only
+            raise exc
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        return error_response(exc.status_code, code, utf8_safe(str(exc.detail)), exc.headers)
 
     app.add_exception_handler(CopilotError, handle)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(HTTPException, http_error)

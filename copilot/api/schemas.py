@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
-from copilot.domain import Evidence, FeedbackAction, Speaker, Suggestion, SuggestionKind
+from copilot.domain import Evidence, FeedbackAction, Role, Speaker, Suggestion, SuggestionKind
 
 Language = Literal["es", "en", "pt"]
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")]
@@ -119,6 +119,8 @@ class TranscriptOut(BaseModel):
 
 class EvidenceOut(BaseModel):
     """A KB passage behind a suggestion."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     doc_id: str
     title: str
@@ -302,3 +304,126 @@ class KbDocumentOut(BaseModel):
     tags: list[str]
     text: str = Field(description="The document as ingested; lines starting with # are headings.")
     passages: list[KbDocumentPassage]
+
+
+class ValidationIssueOut(BaseModel):
+    """One reason a request was refused as invalid (FastAPI's issue without the sent value)."""
+
+    type: str = Field(description="Pydantic's error type, e.g. ``missing`` or ``string_too_long``.")
+    loc: list[str | int] = Field(description="Where: ``body``, ``query``, ``path``… then names.")
+    msg: str
+
+
+class ErrorOut(BaseModel):
+    """Every REST error body, whatever refused the request (the WebSocket sends the same fields).
+
+    Programs branch on ``code``, people read ``message``; ``detail`` is set for ``422`` only.
+    """
+
+    type: Literal["error"] = "error"
+    code: str = Field(
+        description="Stable: e.g. ``invalid_request``, ``unauthenticated``, ``forbidden``, "
+        "``not_found``, ``starting``, ``storage_unavailable``."
+    )
+    message: str
+    detail: list[ValidationIssueOut] | None = Field(
+        default=None, description="What was invalid (``422 invalid_request`` only)."
+    )
+
+
+class HealthOut(BaseModel):
+    """Body of ``GET /healthz``: the process answers."""
+
+    status: Literal["ok"] = "ok"
+
+
+class ReadyOut(BaseModel):
+    """Body of ``GET /readyz``: ``200`` once ready, ``503`` while starting or unavailable."""
+
+    status: Literal["starting", "ready", "unavailable", "failed"]
+    stage: str | None = Field(
+        default=None, description="Starting: what is loading (e.g. ``ingesting demo KB``)."
+    )
+    done: int | None = Field(default=None, description="Starting: items of the stage done.")
+    total: int | None = Field(default=None, description="Starting: items of the stage in all.")
+    error: str | None = Field(default=None, description="Failed: the error that stopped the start.")
+    kb: Literal["ok", "empty"] | None = Field(
+        default=None, description="``empty``: ready, but the KB has no documents to suggest from."
+    )
+    database: Literal["ok", "unavailable"] | None = None
+    kb_passages: int | None = None
+    conversations: int | None = None
+    write_backlog: int | None = None
+
+
+class TurnRowOut(BaseModel):
+    """A logged turn (its redacted text) and what retrieval made of it."""
+
+    model_config = ConfigDict(from_attributes=True)
+    conversation_id: str
+    turn_id: str
+    speaker: Speaker
+    text: str
+    created_at: datetime
+    language: str | None
+    retrieval_confidence: float | None = Field(description="In [0, 1]; null until handled.")
+    kb_gap: bool
+
+
+class SuggestionRowOut(BaseModel):
+    """A logged suggestion; ``rank`` 0 was shown first, ``latency_ms`` is its turn's time."""
+
+    model_config = ConfigDict(from_attributes=True)
+    suggestion_id: str
+    conversation_id: str
+    turn_id: str
+    rank: int
+    kind: SuggestionKind
+    text: str
+    confidence: float
+    language: str
+    evidence: list[EvidenceOut]
+    latency_ms: float
+    created_at: datetime
+    origin: str | None
+
+
+class FeedbackRowOut(BaseModel):
+    """Logged feedback: ``edit_distance`` in characters, ``similarity`` in [0, 1]."""
+
+    model_config = ConfigDict(from_attributes=True)
+    suggestion_id: str
+    conversation_id: str
+    agent_id: str
+    action: FeedbackAction
+    final_text: str
+    created_at: datetime
+    reason: str | None
+    edit_distance: int
+    similarity: float
+
+
+class ConversationLogOut(BaseModel):
+    """Body of ``GET /v1/conversations/{id}``: its turns, suggestions and feedback, oldest first."""
+
+    conversation_id: str
+    turns: list[TurnRowOut]
+    suggestions: list[SuggestionRowOut]
+    feedback: list[FeedbackRowOut]
+
+
+class MeOut(BaseModel):
+    """Body of ``GET /v1/me``: who the presented key belongs to."""
+
+    role: Role
+    agent_id: str | None
+    name: str | None
+    open_access: bool
+
+
+class ProtocolSchemaOut(BaseModel):
+    """Body of ``GET /v1/protocol/schema``: JSON Schemas of the WebSocket messages."""
+
+    client_to_server: dict[str, Any]
+    server_to_client: dict[str, Any]
+    audio_client_to_server: dict[str, Any]

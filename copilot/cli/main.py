@@ -323,19 +323,33 @@ def serve(
             help="No API keys: every caller is admin (a local demo; COPILOT_OPEN_ACCESS=true).",
         ),
     ] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Fill an empty KB from the bundled demo KB (fictional articles; "
+            "COPILOT_INGEST_DEMO_ON_START=true).",
+        ),
+    ] = False,
 ) -> None:
     """Run the live assist service (HTTP + WebSocket) on the configured KB and database.
 
-    An empty KB is filled from the bundled demo KB first; the database schema is created or
-    upgraded with Alembic. Callers need an API key from COPILOT_API_KEYS unless open access is on.
+    The port opens at once; models, KB and database load behind it (``/readyz`` answers 503 with
+    the stage until ready). With ``--demo`` an empty KB is filled from the bundled demo KB; without
+    it an empty KB stays empty (a warning). The database schema is created or upgraded with
+    Alembic. Callers need an API key from COPILOT_API_KEYS unless open access is on.
     """
     import uvicorn
 
     from copilot.api.app import create_app
 
     settings: Settings = ctx.obj
+    update: dict[str, bool] = {"background_start": True}
     if open_access:
-        settings = settings.model_copy(update={"open_access": True})
+        update["open_access"] = True
+    if demo:
+        update["ingest_demo_on_start"] = True
+    settings = settings.model_copy(update=update)
     try:
         application = create_app(settings)
     except CopilotError as exc:

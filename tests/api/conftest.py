@@ -65,6 +65,7 @@ def service_settings(tmp_path: Path, kb_sources: Path, database_url: str) -> Set
         data_dir=tmp_path / "data",
         models_manifest=MANIFEST,
         kb_source_dir=kb_sources,
+        ingest_demo_on_start=True,
         database_url=database_url,
         max_frame_bytes=4096,
         open_access=True,

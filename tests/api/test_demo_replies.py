@@ -43,6 +43,7 @@ def demo_client(tmp_path_factory: pytest.TempPathFactory, e5: Embedder) -> Itera
         data_dir=root / "data",
         models_manifest=MANIFEST,
         kb_source_dir=sources,
+        ingest_demo_on_start=True,
         database_url=f"sqlite+aiosqlite:///{root / 'copilot.sqlite'}",
         open_access=True,
         _env_file=None,

@@ -246,6 +246,7 @@ def test_copilot_serve_writes_no_key_to_stderr(tmp_path: Path, kb_sources: Path)
         "COPILOT_DATA_DIR": str(tmp_path / "data"),
         "COPILOT_MODELS_MANIFEST": str(MANIFEST),
         "COPILOT_KB_SOURCE_DIR": str(kb_sources),
+        "COPILOT_INGEST_DEMO_ON_START": "true",
         "COPILOT_API_KEYS": json.dumps(KEYS),
         "COPILOT_OPEN_ACCESS": "false",
         "COPILOT_ASR_ENABLED": "false",

@@ -34,6 +34,7 @@ def proxied(
             data_dir=tmp_path / "data",
             models_manifest=MANIFEST,
             kb_source_dir=kb_sources,
+            ingest_demo_on_start=True,
             database_url=url.set(host="127.0.0.1", port=proxy.port).render_as_string(False),
             open_access=True,
             write_timeout_s=1.0,

@@ -288,8 +288,8 @@ def test_an_english_passage_is_machine_translated_for_a_portuguese_customer(
 def test_the_published_schema_file_is_what_the_service_serves() -> None:
     """docs/protocol.schema.json is for integrators without a running service: keep it current."""
     published = json.loads((Path(__file__).parents[2] / "docs/protocol.schema.json").read_text())
-    assert asyncio.run(protocol_schema()) == published, (
+    assert asyncio.run(protocol_schema()).model_dump() == published, (
         "regenerate: python -c 'import asyncio, json; from copilot.api.routes.conversations "
-        "import protocol_schema; print(json.dumps(asyncio.run(protocol_schema()), indent=2))' "
-        "> docs/protocol.schema.json"
+        "import protocol_schema; print(json.dumps(asyncio.run(protocol_schema()).model_dump(), "
+        "indent=2))' > docs/protocol.schema.json"
     )

@@ -71,6 +71,7 @@ def settings_for_live_server(root: Path, **overrides: Any) -> Settings:
         "data_dir": root / "data",
         "models_manifest": MANIFEST,
         "kb_source_dir": sources,
+        "ingest_demo_on_start": True,
         "database_url": f"sqlite+aiosqlite:///{root / 'copilot.sqlite'}",
         "open_access": True,
         **overrides,

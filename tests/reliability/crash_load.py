@@ -72,6 +72,7 @@ class Server:
             "HF_HUB_OFFLINE": "1",
             "COPILOT_DATA_DIR": str(data_dir),
             "COPILOT_KB_SOURCE_DIR": str(kb_dir),
+            "COPILOT_INGEST_DEMO_ON_START": "true",
             "COPILOT_MODELS_MANIFEST": str(REPO / "models" / "manifest.toml"),
             "COPILOT_USE_RERANKER": "false",
             "COPILOT_DATABASE_URL": self.database_url,

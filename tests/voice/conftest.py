@@ -122,6 +122,7 @@ def voice_settings(tmp_path: Path, kb_sources: Path) -> Settings:
         data_dir=tmp_path / "data",
         models_manifest=MANIFEST,
         kb_source_dir=kb_sources,
+        ingest_demo_on_start=True,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'copilot.sqlite'}",
         open_access=True,
         _env_file=None,

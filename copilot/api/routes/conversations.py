@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.encoders import jsonable_encoder
 from pydantic import TypeAdapter
 
 from copilot.api.auth import AgentDep, Principal, SupervisorDep, authenticator, ensure_owner
@@ -16,10 +14,16 @@ from copilot.api.schemas import (
     AUDIO_CLIENT_MESSAGE,
     CLIENT_MESSAGE,
     AckMessage,
+    ConversationLogOut,
     FeedbackIn,
+    FeedbackRowOut,
+    MeOut,
+    ProtocolSchemaOut,
     ServerMessage,
+    SuggestionRowOut,
     SuggestionsMessage,
     TurnIn,
+    TurnRowOut,
 )
 from copilot.api.websocket import check_turn_length, suggestions_message
 from copilot.storage.feedback_repo import FeedbackRepo
@@ -79,15 +83,10 @@ async def post_end(
     return AckMessage(ref=conversation_id, detail="ended")
 
 
-def _rows(records: list[Any]) -> list[dict[str, Any]]:
-    encoded: list[dict[str, Any]] = jsonable_encoder([dataclasses.asdict(r) for r in records])
-    return encoded
-
-
 @router.get("/conversations/{conversation_id}")
 async def get_conversation(
     conversation_id: ConversationId, state: StateDep, principal: AgentDep
-) -> dict[str, Any]:
+) -> ConversationLogOut:
     """The logged turns, suggestions (with evidence) and feedback of one conversation."""
     await ensure_owner(principal, state.service, conversation_id)
     filters = LogFilters(conversation_id=conversation_id, limit=10_000)
@@ -95,12 +94,16 @@ async def get_conversation(
         turns = await TurnLogRepo(s).turns(conversation_id)
         suggestions = await TurnLogRepo(s).list_suggestions(filters)
         feedback = await FeedbackRepo(s).list(filters)
-    return {
-        "conversation_id": conversation_id,
-        "turns": _rows(turns),
-        "suggestions": _rows(list(reversed(suggestions))),
-        "feedback": _rows(list(reversed(feedback))),
-    }
+    return ConversationLogOut(
+        conversation_id=conversation_id,
+        turns=[TurnRowOut.model_validate(t, from_attributes=True) for t in turns],
+        suggestions=[
+            SuggestionRowOut.model_validate(s, from_attributes=True) for s in reversed(suggestions)
+        ],
+        feedback=[
+            FeedbackRowOut.model_validate(f, from_attributes=True) for f in reversed(feedback)
+        ],
+    )
 
 
 def log_filters(
@@ -123,47 +126,48 @@ def _own(filters: LogFilters, principal: Principal) -> LogFilters:
 @router.get("/suggestions")
 async def list_suggestions(
     state: StateDep, filters: FiltersDep, principal: AgentDep
-) -> list[dict[str, Any]]:
+) -> list[SuggestionRowOut]:
     """Suggestions, newest first, filtered by date range, agent, client and language."""
     async with state.sessions() as s:
-        return _rows(await TurnLogRepo(s).list_suggestions(_own(filters, principal)))
+        rows = await TurnLogRepo(s).list_suggestions(_own(filters, principal))
+    return [SuggestionRowOut.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.get("/feedback")
 async def list_feedback(
     state: StateDep, filters: FiltersDep, principal: AgentDep
-) -> list[dict[str, Any]]:
+) -> list[FeedbackRowOut]:
     """Agent feedback, newest first, with edit distance and similarity."""
     async with state.sessions() as s:
-        return _rows(await FeedbackRepo(s).list(_own(filters, principal)))
+        rows = await FeedbackRepo(s).list(_own(filters, principal))
+    return [FeedbackRowOut.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.get("/kb-gaps")
-async def list_kb_gaps(
-    state: StateDep, filters: FiltersDep, _: SupervisorDep
-) -> list[dict[str, Any]]:
+async def list_kb_gaps(state: StateDep, filters: FiltersDep, _: SupervisorDep) -> list[TurnRowOut]:
     """Customer turns the KB could not answer with confidence (redacted text)."""
     async with state.sessions() as s:
-        return _rows(await TurnLogRepo(s).kb_gaps(filters))
+        rows = await TurnLogRepo(s).kb_gaps(filters)
+    return [TurnRowOut.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.get("/me")
-async def me(principal: AgentDep, request: Request) -> dict[str, Any]:
+async def me(principal: AgentDep, request: Request) -> MeOut:
     """Who the presented key belongs to (the panel learns its agent id here)."""
-    return {
-        "role": principal.role.value,
-        "agent_id": principal.agent_id,
-        "name": principal.name,
-        "open_access": authenticator(request).open_access,
-    }
+    return MeOut(
+        role=principal.role,
+        agent_id=principal.agent_id,
+        name=principal.name,
+        open_access=authenticator(request).open_access,
+    )
 
 
 @router.get("/protocol/schema")
-async def protocol_schema() -> dict[str, Any]:
+async def protocol_schema() -> ProtocolSchemaOut:
     """JSON Schema of the WebSocket messages: client to server (conversation and audio streams)
     and server to client."""
-    return {
-        "client_to_server": CLIENT_MESSAGE.json_schema(),
-        "server_to_client": TypeAdapter(ServerMessage).json_schema(),
-        "audio_client_to_server": AUDIO_CLIENT_MESSAGE.json_schema(),
-    }
+    return ProtocolSchemaOut(
+        client_to_server=CLIENT_MESSAGE.json_schema(),
+        server_to_client=TypeAdapter(ServerMessage).json_schema(),
+        audio_client_to_server=AUDIO_CLIENT_MESSAGE.json_schema(),
+    )

@@ -1,13 +1,15 @@
 """The browser pages the service serves itself: agent panel, demo, supervisor console, static files.
 
-Plain HTML, CSS and ES modules under ``copilot/api/static``; there is no build step.
+Plain HTML, CSS and ES modules under ``copilot/api/static``; there is no build step. While the
+service is starting, the demo and the panel are a small page that polls ``/readyz`` and reloads
+into the real one when ready (the first start ingests the demo KB behind an open port).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -22,6 +24,10 @@ _CSP = (
 )
 """Pages that show customer text run only the service's own scripts, whatever a text holds. There is
 no frame-ancestors: the panel is meant to be embedded by any chat tool."""
+
+
+def _starting(request: Request) -> bool:
+    return getattr(request.app.state, "copilot", None) is None
 
 
 def _page(*parts: str, csp: bool = True) -> FileResponse:
@@ -39,8 +45,10 @@ async def home() -> RedirectResponse:
 
 
 @router.get("/panel")
-async def panel() -> FileResponse:
+async def panel(request: Request) -> FileResponse:
     """The agent side panel (embed it as an iframe; see the README)."""
+    if _starting(request):
+        return _page("demo", "starting.html")
     return _page("panel", "index.html")
 
 
@@ -51,8 +59,10 @@ async def panel_document() -> FileResponse:
 
 
 @router.get("/demo")
-async def demo() -> FileResponse:
+async def demo(request: Request) -> FileResponse:
     """A simulated customer chat beside the panel: the whole loop on one page."""
+    if _starting(request):
+        return _page("demo", "starting.html")
     return _page("demo", "index.html")
 
 
