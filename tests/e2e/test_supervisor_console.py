@@ -240,3 +240,18 @@ def test_live_view_shows_a_new_turn_without_a_reload_and_pauses_when_hidden(
     assert page.evaluate("() => document.body.dataset.loads") == paused
     page.evaluate(hide, False)
     expect(page.locator("body")).not_to_have_attribute("data-loads", paused)
+
+
+def test_language_filter_lists_conversations_by_their_detected_language(
+    page: Page, seeded: dict[str, str]
+) -> None:
+    page.goto("/supervisor?lang=en&language=es")
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    conversations = page.get_by_test_id("table-conversations")
+    row = conversations.locator(".tabulator-row").filter(has_text="con-acc")
+    expect(row).to_have_count(1)
+    expect(row.locator('.tabulator-cell[tabulator-field="language"]')).to_have_text("es")
+    page.get_by_test_id("filter-language").select_option("pt")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    expect(conversations.locator(".tabulator-row")).to_have_count(0)
