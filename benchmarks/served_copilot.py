@@ -62,9 +62,11 @@ def _wait_ready(
                 raise ServiceStartError(f"service exited with {proc.returncode}:\n{_tail(log)}")
             try:
                 r = client.get(f"{url}/readyz")
+                body: dict[str, object] = r.json()
                 if r.status_code == 200:
-                    body: dict[str, object] = r.json()
                     return body
+                if body.get("status") == "failed":  # the port stays open after a failed start
+                    raise ServiceStartError(f"service start failed:\n{_tail(log)}")
             except httpx.TransportError:
                 pass
             time.sleep(1.0)

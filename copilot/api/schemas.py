@@ -332,9 +332,9 @@ class ErrorOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    """Body of ``GET /healthz``: the process answers."""
+    """Body of ``GET /healthz``: the process answers (``failed``: its background start failed)."""
 
-    status: Literal["ok"] = "ok"
+    status: Literal["ok", "failed"] = "ok"
 
 
 class ReadyOut(BaseModel):

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from copilot.api import startup
 from copilot.api.app import create_app
+from copilot.errors import StorageError
 from copilot.models.embedding import Embedder
 from copilot.models.reranker import Reranker
 from copilot.settings import Settings
@@ -110,6 +111,39 @@ def test_a_background_start_answers_at_once_then_ingests_and_is_ready(
         found = client.get("/v1/kb/search", params={"q": "bloqueo de tarjeta"})
         assert found.status_code == 200
         assert found.json()["results"]
+
+
+def test_a_failed_background_start_is_said_by_readyz_and_healthz(
+    service_settings: Settings, e5: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(url: str) -> None:
+        raise StorageError("log database db at 127.0.0.1 cannot be reached")
+
+    monkeypatch.setattr("copilot.api.startup.upgrade", unreachable)
+    settings = service_settings.model_copy(update={"background_start": True})
+    with TestClient(create_app(settings, embedder=e5)) as client:
+        deadline = time.monotonic() + 30
+        while client.get("/readyz").json()["status"] == "starting":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        failed = client.get("/readyz")
+        assert failed.status_code == 503
+        assert failed.json() == {
+            "status": "failed",
+            "stage": "opening the log database",
+            "error": "StorageError",
+        }
+        assert client.get("/healthz").status_code == 503
+        refused = client.get("/v1/me")
+        assert refused.status_code == 200  # needs no KB: answered whatever the start
+        turn = client.post(
+            "/v1/conversations/c1/turns",
+            json={"turn_id": "t1", "speaker": "customer", "text": "hola"},
+        )
+        assert turn.status_code == 503
+        assert (
+            turn.json()["message"] == "the service is not ready yet: the start failed: StorageError"
+        )
 
 
 def test_an_empty_kb_starts_ready_without_the_demo_documents(

@@ -15,10 +15,18 @@ from copilot.storage.db import ping
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
-async def healthz() -> HealthOut:
-    """The process is up."""
-    return HealthOut()
+@router.get(
+    "/healthz",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "The start failed (see `/readyz`)."}},
+)
+async def healthz(request: Request) -> JSONResponse:
+    """The process is up: 200 while starting too, 503 once a background start has failed (a
+    supervisor restarts it, as it would a start that crashed)."""
+    progress: StartProgress | None = getattr(request.app.state, "startup", None)
+    if progress is not None and progress.error is not None:
+        return JSONResponse(HealthOut(status="failed").model_dump(), status_code=503)
+    return JSONResponse(HealthOut().model_dump())
 
 
 def _starting(progress: StartProgress | None) -> ReadyOut:
