@@ -197,6 +197,39 @@ class Feedback(_Out):
     similarity: float
 
 
+class ExportRow(_Out):
+    """One suggestion of the exported logs with its turn, verdict and evidence (JSON export).
+
+    The CSV export has the same columns; ``evidence_doc_ids`` is ``;``-separated there.
+    """
+
+    conversation_id: str
+    agent_id: str
+    client: str | None
+    channel: str
+    turn_id: str
+    speaker: Speaker
+    turn_text: str
+    turn_at: datetime
+    kb_gap: bool
+    retrieval_confidence: float | None
+    suggestion_id: str
+    rank: int
+    kind: SuggestionKind
+    suggestion_text: str
+    confidence: float
+    language: str
+    latency_ms: float
+    suggested_at: datetime
+    evidence_doc_ids: list[str]
+    action: FeedbackAction | None = Field(description="None: the agent gave no verdict.")
+    final_text: str | None
+    similarity: float | None
+    edit_distance: int | None
+    reason: str | None
+    feedback_at: datetime | None
+
+
 class ConversationDetail(_Out):
     """One conversation's turns, suggestions and feedback, oldest first."""
 

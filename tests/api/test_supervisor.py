@@ -336,3 +336,15 @@ def test_console_page_is_served_with_its_local_libraries(client: TestClient) -> 
     for lib in ("chart.js/chart.umd.js", "tabulator/tabulator.min.js", "diff/diff.min.js"):
         assert f"/static/vendor/{lib}" in page.text
         assert client.get(f"/static/vendor/{lib}").status_code == 200
+
+
+def test_every_supervisor_route_declares_a_typed_response(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    supervisor = {p: ops["get"] for p, ops in paths.items() if p.startswith("/v1/supervisor/")}
+    assert len(supervisor) == 7
+    for path, operation in supervisor.items():
+        schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        assert "$ref" in schema or "$ref" in schema.get("items", {}), path
+    export = paths["/v1/supervisor/export"]["get"]["responses"]["200"]["content"]
+    assert export["application/json"]["schema"]["items"]["$ref"].endswith("/ExportRow")
+    assert "text/csv" in export

@@ -240,7 +240,17 @@ def _csv(rows: list[ExportRow]) -> str:
     return out.getvalue()
 
 
-@router.get("/export")
+_EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": list[out.ExportRow],
+        "description": "A download (Content-Disposition: attachment): JSON rows, or CSV with the "
+        "same columns.",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get("/export", responses=_EXPORT_RESPONSES)
 async def export(
     reports: ReportsDep,
     span: RangeDep,
