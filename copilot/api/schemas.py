@@ -34,7 +34,7 @@ class StartMessage(_Message):
 
     type: Literal["start"]
     agent_id: Id
-    channel: str = Field(default="chat", max_length=32)
+    channel: Text = Field(default="chat", max_length=32)
     client: Text | None = Field(default=None, max_length=100)
     language: Language | None = None
 
@@ -80,7 +80,7 @@ class StartAudioMessage(_Message):
 
     type: Literal["start_audio"]
     agent_id: Id
-    channel: str = Field(default="voice", max_length=32)
+    channel: Text = Field(default="voice", max_length=32)
     client: Text | None = Field(default=None, max_length=100)
     language: Language | None = None
     sample_rate: Literal[8000, 16000] = 16000
@@ -248,7 +248,7 @@ class TurnIn(BaseModel):
     agent_id: Id | None = Field(
         default=None, description="Defaults to the key's agent, else 'webhook'."
     )
-    channel: str = Field(default="chat", max_length=32)
+    channel: Text = Field(default="chat", max_length=32)
     client: Text | None = Field(default=None, max_length=100)
     language: Language | None = None
     timestamp: datetime | None = None

@@ -57,7 +57,14 @@ def test_nul_in_text_is_refused_with_a_clear_error(client: TestClient) -> None:
     response = client.post("/v1/conversations/nul-client/turns", json=body)
     assert response.status_code == 422
     assert "NUL" in response.text
+    # So is the channel (schemathesis again).
+    body = {"turn_id": "t1", "speaker": "customer", "text": "hola", "channel": "\u0000"}
+    response = client.post("/v1/conversations/nul-channel/turns", json=body)
+    assert response.status_code == 422
+    assert "NUL" in response.text
     with client.websocket_connect("/v1/conversations/nul-ws/stream") as ws:
+        ws.send_json({"type": "start", "agent_id": "agent-1", "channel": "c\u0000"})
+        assert "NUL" in ws.receive_json()["message"]
         ws.send_json({"type": "start", "agent_id": "agent-1", "client": "bank"})
         assert ws.receive_json()["detail"] == "started"
         ws.send_json({"type": "turn", "turn_id": "t1", "speaker": "customer", "text": "a\u0000b"})
