@@ -294,11 +294,11 @@ class AssistService:
         session.feedback_given.add(suggestion_id)
         self._metrics.feedback.labels(action.value).inc()
         if action is not FeedbackAction.REJECTED and sent:
-            await self._learn(session, suggestion, record.final_text)
+            await self._learn(session, suggestion, record)
         return True
 
     async def _learn(
-        self, session: ConversationSession, suggestion: Suggestion, reply: str
+        self, session: ConversationSession, suggestion: Suggestion, record: FeedbackRecord
     ) -> None:
         customer_text = session.turn_texts.get(suggestion.turn_id)
         if customer_text is None:
@@ -306,10 +306,11 @@ class AssistService:
         item = Remembered(
             suggestion.suggestion_id,
             customer_text,
-            reply,
+            record.final_text,
             suggestion.language,
             session.client,
             session.agent_id,
+            record.created_at,
         )
         await anyio.to_thread.run_sync(self._memory.add, [item])
 

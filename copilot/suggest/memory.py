@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,7 +14,8 @@ from copilot.models.embedding import Embedder
 
 @dataclass(frozen=True, slots=True)
 class Remembered:
-    """A reply the team sent for a customer turn (both already redacted)."""
+    """A reply the team sent for a customer turn (both already redacted); ``sent_at`` is when the
+    agent's feedback was recorded (None when unknown)."""
 
     suggestion_id: str
     customer_text: str
@@ -21,6 +23,7 @@ class Remembered:
     language: str | None
     client: str | None
     agent_id: str
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

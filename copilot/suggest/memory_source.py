@@ -43,4 +43,7 @@ class MemorySource:
         ):
             return ()
         origin = f"team memory: {match.item.agent_id}, suggestion {match.item.suggestion_id}"
+        if match.item.sent_at is not None:
+            # The panel shows the agent and the date; the origin column holds 512 characters.
+            origin += f", at {match.item.sent_at.isoformat(timespec='seconds')}"
         return (Candidate(reply, SuggestionKind.MEMORY, round(match.similarity, 3), (), origin),)
