@@ -170,7 +170,15 @@ async def start(
     async with sessions() as s:
         remembered = await FeedbackRepo(s).memory(None)
     items = [
-        Remembered(m.suggestion_id, m.customer_text, m.reply_text, m.language, m.client, m.agent_id)
+        Remembered(
+            m.suggestion_id,
+            m.customer_text,
+            m.reply_text,
+            m.language,
+            m.client,
+            m.agent_id,
+            m.created_at,
+        )
         for m in remembered
     ]
     await anyio.to_thread.run_sync(memory.add, items)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC
 
 from rapidfuzz import fuzz
 
@@ -43,7 +44,10 @@ class MemorySource:
         ):
             return ()
         origin = f"team memory: {match.item.agent_id}, suggestion {match.item.suggestion_id}"
-        if match.item.sent_at is not None:
+        sent_at = match.item.sent_at
+        if sent_at is not None:
             # The panel shows the agent and the date; the origin column holds 512 characters.
-            origin += f", at {match.item.sent_at.isoformat(timespec='seconds')}"
+            # Logged times are UTC; SQLite gives them back without their zone.
+            aware = sent_at if sent_at.tzinfo is not None else sent_at.replace(tzinfo=UTC)
+            origin += f", at {aware.isoformat(timespec='seconds')}"
         return (Candidate(reply, SuggestionKind.MEMORY, round(match.similarity, 3), (), origin),)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -53,3 +55,49 @@ def test_feedback_for_an_older_suggestion_is_recorded_after_a_restart(
     assert sorted((f["suggestion_id"], f["action"]) for f in log["feedback"]) == sorted(
         [(older, "rejected"), (latest, "accepted")]
     )
+
+
+def test_a_team_memory_reply_names_its_agent_and_time_live_and_after_a_restart(
+    service_settings: Settings, e5: Embedder, use_reranker: Reranker
+) -> None:
+    """The panel shows who wrote a remembered reply and when: both ride in the origin."""
+    question = "me robaron la tarjeta oro, ¿qué hago?"
+    better = "Ya bloqueamos su Tarjeta Oro. La reposición llega en cinco días hábiles, sin costo."
+    origin = re.compile(r"^team memory: agent-ana, suggestion [0-9a-f]+, at (\S+)$")
+
+    def memory_origin(client: TestClient, conversation: str) -> datetime:
+        body = {"turn_id": "t1", "speaker": "customer", "text": question, "client": "bank"}
+        reply = client.post(f"/v1/conversations/{conversation}/turns", json=body).json()
+        [memory] = [s for s in reply["suggestions"] if s["kind"] == "memory"]
+        found = origin.match(memory["origin"])
+        assert found, memory["origin"]
+        return datetime.fromisoformat(found[1])
+
+    with TestClient(create_app(service_settings, embedder=e5, reranker=use_reranker)) as first:
+        body = {
+            "turn_id": "t1",
+            "speaker": "customer",
+            "text": question,
+            "client": "bank",
+            "agent_id": "agent-ana",
+        }
+        reply = first.post("/v1/conversations/mem-a/turns", json=body).json()
+        first.post(
+            "/v1/conversations/mem-a/feedback",
+            json={
+                "suggestion_id": reply["suggestions"][0]["id"],
+                "action": "edited",
+                "final_text": better,
+            },
+        )
+        sent_at = first.get("/v1/conversations/mem-a").json()["feedback"][0]["created_at"]
+        live = memory_origin(first, "mem-b")
+    with TestClient(create_app(service_settings, embedder=e5, reranker=use_reranker)) as second:
+        restored = memory_origin(second, "mem-c")
+    recorded = datetime.fromisoformat(sent_at)
+    if recorded.tzinfo is None:  # SQLite gives the stored UTC time back without its zone
+        recorded = recorded.replace(tzinfo=UTC)
+    assert live.tzinfo is not None
+    assert restored.tzinfo is not None
+    assert abs((live - recorded).total_seconds()) < 1
+    assert abs((restored - recorded).total_seconds()) < 1
