@@ -144,7 +144,6 @@ def test_document_view_marks_the_cited_section_and_the_words(
 def test_manual_kb_search_from_the_panel(page: Page, live_server: LiveServer) -> None:
     page.goto("/panel?conversation=e2e-search&client=bank&lang=en")
     expect(page.get_by_test_id("connection-state")).to_have_attribute("data-state", "connected")
-    page.locator("#search summary").click()
     page.get_by_test_id("search-input").fill("stolen card")
     page.get_by_test_id("search-input").press("Enter")
     results = page.get_by_test_id("search-result")

@@ -45,7 +45,6 @@ def test_panel_with_an_agent_key_acts_as_that_agent(page: Page, live_server: Liv
     feedback = httpx.get(url, headers=auth, timeout=10).json()["feedback"]
     assert [(f["agent_id"], f["action"]) for f in feedback] == [("ana", "accepted")]
 
-    page.locator("#search summary").click()
     page.get_by_test_id("search-input").fill("tarjeta robada")
     page.get_by_test_id("search-input").press("Enter")
     expect(page.get_by_test_id("search-result").first).to_be_visible()

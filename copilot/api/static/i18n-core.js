@@ -23,15 +23,21 @@ export function browserLanguages() {
 
 /**
  * A translator over `strings` for one language; `{name}` placeholders are filled from `vars`.
- * A key missing in `lang` falls back to English, then to the key itself.
- * @param {Record<string, Record<string, string>>} strings
+ * A key missing in `lang` falls back to English, then to the key itself. An entry that depends on a
+ * count is an object of `Intl.PluralRules` forms (`one`, `other`, …) picked by `vars.n`.
+ * @param {Record<string, Record<string, string|Record<string, string>>>} strings
  * @param {string} lang
  * @returns {(key: string, vars?: Record<string, string|number>) => string}
  */
 export function makeTranslator(strings, lang) {
   const table = strings[lang] || strings.es;
-  return (key, vars = {}) =>
-    (table[key] ?? strings.en[key] ?? key).replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+  const plural = new Intl.PluralRules(strings[lang] ? lang : "es");
+  return (key, vars = {}) => {
+    let entry = table[key] ?? strings.en[key] ?? key;
+    // A count's forms: {one: "…", other: "…"}, chosen by the language's plural rules for `vars.n`.
+    if (typeof entry === "object") entry = entry[plural.select(Number(vars.n))] ?? entry.other;
+    return entry.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+  };
 }
 
 /** Fill every `[data-i18n]` element's text (and `[data-i18n-label]`'s aria-label, `[data-i18n-placeholder]`'s placeholder) under `root`. */

@@ -7,13 +7,11 @@
  * passage inserted from a manual search).
  * @param {string} text
  * @param {string|null} suggestionId
- * @param {string} targetOrigin the host page's origin (`?host_origin=`); "*" sends to any embedder
+ * @param {import("./embed.js").EmbedChannel} embed the channel to the embedding page
  */
-export function handOff(text, suggestionId, targetOrigin) {
+export function handOff(text, suggestionId, embed) {
   copy(text);
-  if (window.parent !== window) {
-    window.parent.postMessage({ type: "copilot:insert", text, suggestion_id: suggestionId }, targetOrigin);
-  }
+  embed.post("copilot:insert", { text, suggestion_id: suggestionId });
 }
 
 function copy(text) {

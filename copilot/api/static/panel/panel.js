@@ -1,14 +1,17 @@
 // The agent side panel: the conversation, its suggestions, and what the agent does with them.
 //
-// URL parameters: conversation, token, agent, client, lang, host_origin (the postMessage target
-// origin; "*" when unset). See the README's "Agent panel" section.
+// URL parameters: conversation, token, agent, client, lang, host_origin (the embedding page's
+// origin, or several separated by commas: where events are posted, and the only origins whose
+// commands are obeyed). See docs/embedding.md and the README's "Agent panel" section.
 
 import { Connection } from "./connection.js";
 import { FeedbackQueue, suggestionOfRef } from "./feedback-queue.js";
 import { LANGUAGES, pickLanguage, rememberLanguage, translatePage, translator } from "./i18n.js";
-import { showDecision, suggestionsBlock, turnElement, updateTurn } from "./render.js";
+import { markSuperseded, showDecision, suggestionsBlock, turnElement, updateTurn } from "./render.js";
 import { setUpSearch } from "./search.js";
 import { handOff } from "./handoff.js";
+import { EmbedChannel } from "./embed.js";
+import { wirePreview } from "./preview.js";
 
 const params = new URLSearchParams(location.search);
 const TOKEN_KEY = "copilot:token";
@@ -20,7 +23,7 @@ if (params.has("token")) {
 const token = sessionStorage.getItem(TOKEN_KEY) || "";
 const conversationId = params.get("conversation") || "";
 const client = params.get("client") || null;
-const hostOrigin = params.get("host_origin") || "*";
+const embed = new EmbedChannel(params.get("host_origin"));
 const lang = pickLanguage(params);
 const t = translator(lang);
 
@@ -31,9 +34,8 @@ const turnsList = $("turns");
 const turns = new Map();
 /** @type {Map<string, {s: object, turnId: string, card: HTMLElement}>} */
 const suggestions = new Map();
-/** @type {Map<string, {action: string, status: "queued"|"sent"|"failed"}>} */
+/** @type {Map<string, {action: string, status: "queued"|"sent"|"failed", finalText?: string}>} */
 const decisions = new Map();
-let latestTurnId = null;
 let agentId = params.get("agent") || "agent-panel";
 let startCount = 0;
 /** @type {Connection} */
@@ -58,6 +60,7 @@ function showState(state, retryInMs) {
   box.dataset.state = state;
   const label = state === "reconnecting" && retryInMs ? t("conn.reconnectingIn", { s: Math.ceil(retryInMs / 1000) }) : t(`conn.${state}`);
   box.querySelector(".label").textContent = label;
+  box.title = label; // the bar keeps one line: a long state may be cut, its whole text stays here
   $("retry").hidden = state === "connected" || state === "connecting" || state === "denied";
   if (state !== "connected") queue.resetInflight();
 }
@@ -85,6 +88,7 @@ function upsertTurn(key, speaker, text, interim = false) {
     turns.set(key, turn);
     turnsList.append(turn.el);
     $("empty").hidden = true;
+    if (speaker === "customer") refreshSuperseded();
   } else {
     Object.assign(turn, { speaker, text: text || turn.text, interim });
     updateTurn(turn.el, turn, t);
@@ -98,9 +102,34 @@ function dropTurn(key) {
   turn.el.remove();
   turns.delete(key);
   $("empty").hidden = turns.size > 0;
+  refreshSuperseded();
 }
 
-function showSuggestions(frame) {
+/** The latest customer turn's key (the one whose suggestions the agent can still act on). */
+function latestCustomerTurn() {
+  const all = turnsList.querySelectorAll("[data-testid=turn][data-speaker=customer]");
+  return all.length ? /** @type {HTMLElement} */ (all[all.length - 1]).dataset.turnId : null;
+}
+
+/** Cards of any turn but the latest customer turn are read only. */
+function refreshSuperseded() {
+  const latest = latestCustomerTurn();
+  for (const block of turnsList.querySelectorAll("[data-testid=suggestions]")) {
+    const superseded = /** @type {HTMLElement} */ (block).dataset.turnId !== latest;
+    if (block.classList.contains("previous") === superseded) continue;
+    markSuperseded(/** @type {HTMLElement} */ (block), superseded, t);
+    for (const card of block.querySelectorAll("[data-testid=suggestion]")) {
+      showDecision(/** @type {HTMLElement} */ (card), decisions.get(/** @type {HTMLElement} */ (card).dataset.suggestionId), t);
+    }
+  }
+}
+
+/**
+ * Show a turn's suggestions (a live frame, or one rebuilt from the log after a reload).
+ * @param {object} frame a `suggestions` frame
+ * @param {boolean} live whether it just arrived (announced and scrolled to)
+ */
+function showSuggestions(frame, live = true) {
   const turn = upsertTurn(frame.turn_id, "customer", turns.get(frame.turn_id)?.text || "");
   const old = turn.el.querySelector("[data-testid=suggestions]");
   const ids = frame.suggestions.map((s) => s.id).join(",");
@@ -111,14 +140,38 @@ function showSuggestions(frame) {
   else turn.el.append(block);
   frame.suggestions.forEach((s, i) => {
     const card = /** @type {HTMLElement} */ (block.querySelectorAll("[data-testid=suggestion]")[i]);
-    suggestions.set(s.id, { s, turnId: frame.turn_id, card });
+    suggestions.set(s.id, { s, turnId: frame.turn_id, n: i + 1, card });
     wireCard(card, s);
     showDecision(card, decisions.get(s.id), t);
   });
-  for (const b of turnsList.querySelectorAll("[data-testid=suggestions]")) b.classList.toggle("previous", b !== block);
-  latestTurnId = frame.turn_id;
+  refreshSuperseded();
+  if (!live) return;
   announce(t("sugg.new", { n: frame.suggestions.length }));
+  embed.post("copilot:suggestions", {
+    turn_id: frame.turn_id,
+    suggestions: frame.suggestions.map((s, i) => ({ n: i + 1, suggestion_id: s.id, kind: s.kind, text: s.text })),
+  });
   if (!turnsList.querySelector(".editor:not([hidden])")) block.scrollIntoView({ block: "nearest" });
+}
+
+/** Rebuild every logged turn's suggestions (a reload, or the service restarted). */
+function restoreSuggestions(log) {
+  const byTurn = new Map();
+  for (const row of log.suggestions) {
+    if (!byTurn.has(row.turn_id)) byTurn.set(row.turn_id, []);
+    byTurn.get(row.turn_id).push(row);
+  }
+  for (const row of log.turns) {
+    const rows = byTurn.get(row.turn_id);
+    if (!rows || turns.get(row.turn_id)?.el.querySelector("[data-testid=suggestions]")) continue;
+    rows.sort((a, b) => a.rank - b.rank);
+    const frame = {
+      turn_id: row.turn_id,
+      kb_gap: row.kb_gap,
+      suggestions: rows.map((r) => ({ id: r.suggestion_id, text: r.text, kind: r.kind, confidence: r.confidence, language: r.language, evidence: r.evidence, origin: r.origin })),
+    };
+    showSuggestions(frame, false);
+  }
 }
 
 /** After (re)connecting: fill in turns and decisions logged while this panel was away. */
@@ -139,12 +192,14 @@ async function backfill() {
   const wanted = [...logged, ...[...turns.keys()].filter((k) => !logged.includes(k))];
   const current = [...turnsList.children].map((li) => li.dataset.turnId);
   if (wanted.join("\n") !== current.join("\n")) for (const key of wanted) turnsList.append(turns.get(key).el);
+  refreshSuperseded(); // the order may have changed which customer turn is the latest
   for (const row of log.feedback) {
     if (!decisions.has(row.suggestion_id) || decisions.get(row.suggestion_id).status !== "sent") {
       queue.remove(row.suggestion_id);
-      record(row.suggestion_id, row.action, "sent");
+      record(row.suggestion_id, row.action, "sent", row.action === "edited" ? row.final_text : "");
     }
   }
+  restoreSuggestions(log);
   showQueue();
 }
 
@@ -180,8 +235,8 @@ function onFrame(frame) {
 
 // ----- decisions -------------------------------------------------------------------------------
 
-function record(sid, action, status) {
-  decisions.set(sid, { action, status });
+function record(sid, action, status, finalText = decisions.get(sid)?.finalText || "") {
+  decisions.set(sid, { action, status, finalText });
   const entry = suggestions.get(sid);
   if (entry) showDecision(entry.card, decisions.get(sid), t);
 }
@@ -202,17 +257,20 @@ function delivered(sid, status) {
  */
 function decide(sid, action, finalText = "", reason = null) {
   const entry = suggestions.get(sid);
-  if (!entry || decisions.has(sid)) return;
-  if (entry.s.kind === "reference" && action !== "rejected") return; // evidence only: nothing to send
+  if (!entry || decisions.has(sid) || entry.card.classList.contains("superseded")) return false;
+  if (entry.s.kind === "reference" && action !== "rejected") return false; // evidence only: nothing to send
   queue.add({ suggestion_id: sid, action, final_text: finalText, reason, queued_at: new Date().toISOString() });
   const hadFocus = entry.card.contains(document.activeElement);
-  record(sid, action, "queued");
+  record(sid, action, "queued", finalText);
   if (hadFocus) entry.card.focus(); // its buttons are now disabled: keep the keyboard user in place
+  const about = { suggestion_id: sid, turn_id: entry.turnId, n: entry.n };
   if (action !== "rejected") {
-    handOff(finalText || entry.s.text, sid, hostOrigin);
+    handOff(finalText || entry.s.text, sid, embed);
+    embed.post(`copilot:${action}`, { ...about, text: finalText || entry.s.text, original: entry.s.text });
     announce(t("copied"));
-  }
+  } else embed.post("copilot:rejected", { ...about, reason });
   flush();
+  return true;
 }
 
 function wireCard(card, s) {
@@ -227,6 +285,7 @@ function wireCard(card, s) {
     for (const name of ["send-edit", "cancel-edit"]) buttons(name).hidden = !on;
   };
   const editing = (on) => {
+    if (on && (decisions.has(s.id) || card.classList.contains("superseded"))) return;
     editMode(on);
     if (on) {
       editor.value = s.text;
@@ -237,8 +296,7 @@ function wireCard(card, s) {
     const edited = editor.value.trim();
     if (!edited) return;
     const changed = edited !== s.text.trim();
-    text.textContent = edited; // the card shows what was sent
-    decide(s.id, changed ? "edited" : "accepted", changed ? edited : "");
+    decide(s.id, changed ? "edited" : "accepted", changed ? edited : ""); // the card shows both texts
     editMode(false); // after decide, which moved the focus from the editor to the card
   };
   buttons("reject").addEventListener("click", () => openReject(card));
@@ -247,6 +305,7 @@ function wireCard(card, s) {
     // A reference card (evidence only) has no reply, so no accept or edit.
     buttons("accept").addEventListener("click", () => decide(s.id, "accepted"));
     buttons("edit").addEventListener("click", () => editing(true));
+    card.addEventListener("copilot:edit", () => editing(true));
     buttons("send-edit").addEventListener("click", sendEdit);
     buttons("cancel-edit").addEventListener("click", () => editing(false));
     editor.addEventListener("keydown", (ev) => {
@@ -267,6 +326,7 @@ function wireCard(card, s) {
       closeReject(card);
     }
   });
+  for (const preview of card.querySelectorAll("[data-testid=doc-preview]")) wirePreview(/** @type {HTMLElement} */ (preview), fetchApi, t);
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const reason = String(new FormData(form).get("reason") || "").trim();
@@ -276,7 +336,7 @@ function wireCard(card, s) {
 }
 
 function openReject(card) {
-  if (decisions.has(card.dataset.suggestionId)) return;
+  if (decisions.has(card.dataset.suggestionId) || card.classList.contains("superseded")) return;
   const form = /** @type {HTMLFormElement} */ (card.querySelector(".reject-form"));
   form.hidden = false;
   /** @type {HTMLInputElement} */ (form.querySelector("input")).focus();
@@ -289,13 +349,22 @@ function closeReject(card) {
 
 /** The cards of the newest suggestions, in order. */
 function latestCards() {
-  const block = latestTurnId && turns.get(latestTurnId)?.el.querySelector("[data-testid=suggestions]");
+  const latest = latestCustomerTurn();
+  const block = latest && turns.get(latest)?.el.querySelector("[data-testid=suggestions]");
   return block ? [...block.querySelectorAll("[data-testid=suggestion]")] : [];
 }
 
+/** The digit of Alt+1…9, from the physical key or (a forwarded event) the key itself. */
+function altDigit(ev) {
+  if (!ev.altKey || ev.ctrlKey || ev.metaKey) return 0;
+  const m = /^Digit([1-9])$/.exec(ev.code || "") || /^([1-9])$/.exec(ev.key || "");
+  return m ? Number(m[1]) : 0;
+}
+
 function onKey(ev) {
-  if (ev.altKey && !ev.ctrlKey && !ev.metaKey && /^Digit[1-9]$/.test(ev.code)) {
-    const card = latestCards()[Number(ev.code.slice(5)) - 1];
+  const digit = altDigit(ev);
+  if (digit) {
+    const card = latestCards()[digit - 1];
     if (card && card.dataset.kind !== "reference") {
       ev.preventDefault();
       decide(card.dataset.suggestionId, "accepted");
@@ -311,6 +380,53 @@ function onKey(ev) {
       ev.preventDefault();
       openReject(card);
     }
+  }
+}
+
+// ----- the embedding page's commands (see docs/embedding.md) ----------------------------------
+
+/**
+ * Obey a command from the embedding page (its origin already checked).
+ * @param {{type: string, n?: number, reason?: string, key?: string, code?: string, altKey?: boolean, ctrlKey?: boolean, metaKey?: boolean, shiftKey?: boolean}} msg
+ * @returns {string|null} why nothing was done, or null when it was
+ */
+function onCommand(msg) {
+  const card = () => {
+    const found = latestCards()[Number(msg.n) - 1];
+    return found && !decisions.has(found.dataset.suggestionId) ? found : null;
+  };
+  switch (msg.type) {
+    case "copilot:accept": {
+      const c = card();
+      if (!c || c.dataset.kind === "reference") return "no_suggestion";
+      return decide(c.dataset.suggestionId, "accepted") ? null : "no_suggestion";
+    }
+    case "copilot:edit": {
+      const c = card();
+      if (!c || c.dataset.kind === "reference") return "no_suggestion";
+      window.focus();
+      c.dispatchEvent(new CustomEvent("copilot:edit"));
+      return null;
+    }
+    case "copilot:reject": {
+      const c = card();
+      if (!c) return "no_suggestion";
+      const reason = typeof msg.reason === "string" ? msg.reason.trim().slice(0, 500) : "";
+      return decide(c.dataset.suggestionId, "rejected", "", reason || null) ? null : "no_suggestion";
+    }
+    case "copilot:focus": {
+      window.focus();
+      const target = latestCards().find((c) => !decisions.has(c.dataset.suggestionId)) || $("conversation");
+      target.focus();
+      return null;
+    }
+    case "copilot:key": {
+      let handled = false;
+      onKey({ ...msg, preventDefault: () => (handled = true), defaultPrevented: false });
+      return handled ? null : "not_handled";
+    }
+    default:
+      return "unknown_command";
   }
 }
 
@@ -365,7 +481,7 @@ async function main() {
     results: $("search-results"),
     fetchApi,
     client,
-    onInsert: (text) => handOff(text, null, hostOrigin),
+    onInsert: (text) => handOff(text, null, embed),
     t,
   });
   await whoAmI();
@@ -389,8 +505,10 @@ async function main() {
   // A hook for tests and for the host page: drop the link as a network failure would.
   // `frame` feeds a server frame in, as if it came over the socket.
   window.copilotPanel = { drop: () => conn.drop(), reconnect: () => conn.connectNow(), frame: onFrame, queue };
+  embed.listen(onCommand);
   conn.open();
   document.body.dataset.ready = "1";
+  embed.post("copilot:ready", { conversation_id: conversationId });
 }
 
 main();

@@ -54,19 +54,64 @@ function foreign(e, language) {
   return Boolean(e.language) && e.language !== language;
 }
 
+/** The kind of a passage's source in the interface language ("Artículo (Markdown)"), not its path. */
+export function sourceKind(source, t) {
+  if (/^https?:\/\//i.test(source || "")) return t("source.html");
+  const ext = /\.([a-z0-9]+)$/i.exec(source || "")?.[1]?.toLowerCase() || "";
+  const known = { md: "md", markdown: "md", txt: "txt", html: "html", htm: "html", pdf: "pdf", csv: "csv", jsonl: "jsonl" };
+  return t(`source.${known[ext] || "other"}`);
+}
+
+/** The section path without a leading part that repeats the document title. */
+function sectionPath(e) {
+  const parts = (e.section || "").split(" > ").map((p) => p.trim()).filter(Boolean);
+  if (parts.length > 1 && parts[0].toLowerCase() === (e.title || "").trim().toLowerCase()) parts.shift();
+  return parts.join(" › ");
+}
+
 function evidenceItem(e, query, language, t) {
   const href = documentLink(e.doc_id, e.section, query);
+  const section = sectionPath(e);
   return el(
     "li",
     { class: "evidence-item", "data-testid": "evidence-item" },
-    el("a", { href, target: "_blank", rel: "opener", "data-testid": "evidence-link" }, e.title || e.doc_id),
+    el("p", { class: "evidence-title", "data-testid": "evidence-title" }, el("strong", {}, e.title || e.doc_id), section ? ` · ${section}` : ""),
     foreign(e, language)
       ? el("p", { class: "evidence-language", "data-testid": "evidence-language" }, t("evidence.language", { l: languageName(e.language, t) }))
       : null,
-    e.section ? el("p", { class: "evidence-section" }, `${t("evidence.section")}: ${e.section}`) : null,
     el("blockquote", { class: "evidence-snippet", "data-testid": "evidence-snippet", lang: e.language }, highlighted(e.snippet, termsOf(query))),
-    el("p", { class: "evidence-source" }, `${t("evidence.source")}: ${e.source}`)
+    el(
+      "p",
+      { class: "evidence-source", "data-testid": "evidence-source" },
+      `${t("evidence.source")}: ${sourceKind(e.source, t)} · `,
+      el("a", { href, target: "_blank", rel: "opener", "data-testid": "evidence-link" }, t("evidence.newTab"))
+    ),
+    el(
+      "div",
+      { class: "doc-preview", "data-testid": "doc-preview", "data-doc-id": e.doc_id, "data-section": e.section || "", "data-query": query || "" },
+      el("button", { type: "button", class: "small", "aria-expanded": "false", "data-testid": "doc-preview-toggle" }, t("evidence.read")),
+      el("div", { class: "doc-preview-body document", hidden: true, "data-testid": "doc-preview-body", tabindex: 0, role: "region", "aria-label": e.title || e.doc_id, lang: e.language })
+    )
   );
+}
+
+/**
+ * Where a suggestion came from, in the interface language. Known origins are written by
+ * `suggest.memory_source` ("team memory: AGENT, suggestion ID[, at ISO]") and
+ * `suggest.kb_source` ("kb passage in LL, machine-translated"); any other shows as it is.
+ */
+export function originText(origin, t) {
+  const memory = /^team memory: (.+), suggestion [0-9a-f]+(?:, at (\S+))?$/.exec(origin);
+  if (memory) {
+    const when = memory[2] ? new Date(memory[2]) : null;
+    if (!when || Number.isNaN(when.getTime())) return t("origin.memory", { agent: memory[1] });
+    const lang = document.documentElement.lang || "es";
+    const date = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }).format(when);
+    return t("origin.memoryAt", { agent: memory[1], date });
+  }
+  const translated = /^kb passage in ([a-z]{2,3}), machine-translated$/.exec(origin);
+  if (translated) return t("origin.translated", { l: languageName(translated[1], t) });
+  return t("sugg.origin", { o: origin });
 }
 
 /**
@@ -111,6 +156,16 @@ export function suggestionCard(s, n, query, t) {
     el("span", { class: "status", "data-testid": "suggestion-status", role: "status" })
   );
   const text = reference ? referenceNote(s, t) : el("p", { class: "suggestion-text", "data-testid": "suggestion-text", id: `${id}-text` }, s.text);
+  const edited = reference
+    ? null
+    : el(
+        "div",
+        { class: "edited", hidden: true, "data-testid": "edited" },
+        el("p", { class: "edited-label" }, t("edit.final")),
+        el("p", { class: "edited-text", "data-testid": "edited-text" }),
+        el("p", { class: "edited-label" }, t("edit.original")),
+        el("p", { class: "original-text", "data-testid": "original-text" }, el("del", {}, s.text))
+      );
   const editor = reference
     ? null
     : el("textarea", {
@@ -147,8 +202,8 @@ export function suggestionCard(s, n, query, t) {
       el("button", { type: "button", "data-action": "cancel-reject" }, t("act.cancel"))
     )
   );
-  card.append(head, text, ...(editor ? [editor] : []), actions, reject);
-  if (s.origin) card.append(el("p", { class: "origin" }, t("sugg.origin", { o: s.origin })));
+  card.append(head, text, ...(edited ? [edited] : []), ...(editor ? [editor] : []), actions, reject);
+  if (s.origin) card.append(el("p", { class: "origin", "data-testid": "suggestion-origin" }, originText(s.origin, t)));
   if (s.evidence && s.evidence.length) {
     card.append(
       el(
@@ -177,15 +232,54 @@ export function suggestionsBlock(frame, query, t) {
 }
 
 /**
- * Show what happened to a suggestion: the decision and whether the server has it yet.
+ * Show what happened to a suggestion: the decision and whether the server has it yet. An edited
+ * reply shows the text sent above the original suggestion (struck through).
  * @param {HTMLElement} card
- * @param {{action: string, status: "queued"|"sent"|"failed"}|undefined} decision
+ * @param {{action: string, status: "queued"|"sent"|"failed", finalText?: string}|undefined} decision
  */
 export function showDecision(card, decision, t) {
   card.dataset.action = decision ? decision.action : "";
   card.dataset.delivery = decision ? decision.status : "";
-  card.querySelector(".status").textContent = decision ? `${t(`status.${decision.action}`)} · ${t(`status.${decision.status}`)}` : "";
-  for (const b of card.querySelectorAll(".actions button")) {
-    if (decision) b.disabled = true;
+  const superseded = card.classList.contains("superseded");
+  const status = decision
+    ? `${t(`status.${decision.action}`)} · ${t(`status.${decision.status}`)}`
+    : superseded
+      ? t("status.pending")
+      : "";
+  card.querySelector(".status").textContent = status;
+  for (const b of card.querySelectorAll(".actions button")) b.disabled = Boolean(decision || superseded);
+  const edited = /** @type {HTMLElement|null} */ (card.querySelector(".edited"));
+  const text = /** @type {HTMLElement|null} */ (card.querySelector(".suggestion-text"));
+  if (edited && text && decision?.action === "edited" && decision.finalText) {
+    edited.querySelector(".edited-text").textContent = decision.finalText;
+    edited.hidden = false;
+    text.hidden = true;
+  }
+}
+
+/**
+ * Mark a turn's suggestions as superseded (a later customer turn came) or current. Superseded cards
+ * are read only: greyed, their recorded state shown, no action buttons.
+ * @param {HTMLElement} block a `suggestionsBlock`
+ * @param {boolean} superseded
+ */
+export function markSuperseded(block, superseded, t) {
+  if (block.classList.contains("previous") === superseded) return;
+  block.classList.toggle("previous", superseded);
+  let note = block.querySelector(".superseded-note");
+  if (superseded && !note) {
+    note = el("p", { class: "superseded-note muted", "data-testid": "superseded-note" }, t("sugg.superseded"));
+    block.prepend(note);
+  } else if (!superseded) note?.remove();
+  for (const card of block.querySelectorAll("[data-testid=suggestion]")) {
+    card.classList.toggle("superseded", superseded);
+    if (superseded) {
+      card.querySelector(".reject-form").hidden = true;
+      const editor = /** @type {HTMLElement|null} */ (card.querySelector(".editor"));
+      if (editor && !editor.hidden) {
+        editor.hidden = true; // an edit left half-done: the card shows the suggestion again
+        /** @type {HTMLElement} */ (card.querySelector(".suggestion-text")).hidden = false;
+      }
+    }
   }
 }
