@@ -45,3 +45,12 @@ def test_static_files_ship_with_the_package() -> None:
     pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     assert '"api/static/**/*"' in pyproject
     assert (STATIC_DIR / "panel" / "index.html").is_file()
+
+
+def test_the_favicon_is_served_and_linked_from_the_pages(client: TestClient) -> None:
+    for path in ("/favicon.ico", "/static/favicon.svg"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"].startswith("image/svg+xml")
+    for page in ("/panel", "/panel/document", "/demo"):
+        assert '<link rel="icon" href="/static/favicon.svg"' in client.get(page).text, page

@@ -58,6 +58,12 @@ async def panel_document() -> FileResponse:
     return _page("panel", "document.html")
 
 
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    """The icon, for browsers that ask for it on a page without a ``<link rel="icon">``."""
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
+
+
 @router.get("/demo")
 async def demo(request: Request) -> FileResponse:
     """A simulated customer chat beside the panel: the whole loop on one page."""
