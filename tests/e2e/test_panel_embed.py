@@ -115,6 +115,25 @@ def test_host_page_accepts_a_suggestion_and_gets_its_text(
     log = live_server.get(f"/v1/conversations/{conversation}").json()
     assert len(log["feedback"]) == 2
 
+    # Edit from the chat tool: the panel's editor opens; what the agent sends comes back edited.
+    _customer_turn(live_server, conversation, "c3", "¿la reposición tiene costo?")
+    third = panel.locator(
+        "[data-testid=suggestions][data-turn-id=c3] [data-testid=suggestion]"
+    ).first
+    expect(third).to_be_visible()
+    original = third.get_by_test_id("suggestion-text").inner_text()
+    page.get_by_role("button", name="Edit 1 in the panel").click()
+    editor = third.get_by_test_id("suggestion-editor")
+    expect(editor).to_be_visible()
+    editor.fill("La reposición no tiene costo.")
+    editor.press("Enter")
+    expect(third).to_have_attribute("data-action", "edited")
+    expect(page.locator("#reply")).to_have_value("La reposición no tiene costo.")
+    edited = [e for e in _events(page) if e["type"] == "copilot:edited"]
+    assert [(e["text"], e["original"], e["turn_id"]) for e in edited] == [
+        ("La reposición no tiene costo.", original, "c3")
+    ]
+
     # A command the panel cannot carry out is answered, not silently dropped.
     page.evaluate(
         "document.getElementById('copilot').contentWindow.postMessage("
