@@ -19,7 +19,7 @@ from copilot.api.app import create_app
 from copilot.settings import Settings
 
 READY_TIMEOUT_S = 600.0
-WARM_THREADS = ("rerank-warm",)
+WARM_THREADS = ("rerank-warm", "translate-warm")
 
 
 @dataclass

@@ -26,6 +26,7 @@ from copilot.models.registry import (
     reranker_from_settings,
 )
 from copilot.models.reranker import Reranker
+from copilot.models.translate import default_translator
 from copilot.privacy.redact import Redactor
 from copilot.service.assist import AssistService
 from copilot.service.batching import MicroBatchEmbedder
@@ -81,6 +82,16 @@ def _open_kb(
     # Reranker passage vectors fill in the background: readiness does not wait for a large KB, and
     # a passage not cached yet is embedded on first use.
     threading.Thread(target=kb.warm_reranker, name="rerank-warm", daemon=True).start()
+    # The translator's models load on first use; a KB with passages it can translate loads them
+    # now, off the request path.
+    if settings.machine_translation:
+        languages = {doc.language for doc in kb.list_documents()}
+        threading.Thread(
+            target=default_translator().warm,
+            args=(languages,),
+            name="translate-warm",
+            daemon=True,
+        ).start()
     return kb
 
 

@@ -23,3 +23,13 @@ def test_pairs_without_a_bundled_model_give_none() -> None:
     assert not translator.supports(None, "en")
     assert translator.translate("La tarjeta llega en cinco días.", "es", "en") is None
     assert translator.translate("   ", "en", "pt") is None
+
+
+def test_warm_loads_only_the_directions_from_the_given_languages() -> None:
+    translator = Translator()
+    translator.warm({"es", None})
+    assert translator.loaded == frozenset()
+    translator.warm({"en", "es"})
+    assert translator.loaded == {"en-pt"}
+    translator.warm({"pt"})
+    assert translator.loaded == {"en-pt", "pt-en"}
