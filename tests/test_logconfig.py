@@ -9,14 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from copilot.logconfig import (
-    REDACTED,
-    JsonFormatter,
-    TextFormatter,
-    configure_logging,
-    event_fields,
-    log_scrubber,
-)
+from copilot.logconfig import JsonFormatter, TextFormatter, configure_logging, event_fields
+from copilot.logscrub import REDACTED, log_scrubber
 
 
 def _format(msg: str, *args: object, **extra: object) -> dict[str, object]:

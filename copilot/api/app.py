@@ -20,7 +20,7 @@ from copilot.api.routes import kb as kb_routes
 from copilot.api.startup import start
 from copilot.api.state import StartProgress
 from copilot.api.websocket import conversation_stream
-from copilot.logconfig import install_salt, log_scrubber
+from copilot.logscrub import install_salt, log_scrubber
 from copilot.models.asr import SpeechRecognizer
 from copilot.models.embedding import Embedder
 from copilot.models.loader import force_offline

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from copilot.api.schemas import ErrorOut, ValidationIssueOut
+from copilot.api.responses import ErrorOut, ValidationIssueOut
 from copilot.errors import (
     AudioFormatError,
     CopilotError,

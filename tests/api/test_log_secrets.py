@@ -24,7 +24,8 @@ from pydantic import ValidationError
 from websockets.sync.client import connect
 
 from copilot.api.app import create_app
-from copilot.logconfig import REDACTED, JsonFormatter, LogScrubber, log_scrubber
+from copilot.logconfig import JsonFormatter
+from copilot.logscrub import REDACTED, LogScrubber, log_scrubber
 from copilot.models.embedding import Embedder
 from copilot.models.reranker import Reranker
 from copilot.settings import ApiKey, Settings

@@ -10,20 +10,22 @@ from pydantic import TypeAdapter
 
 from copilot.api.auth import AgentDep, Principal, SupervisorDep, authenticator, ensure_owner
 from copilot.api.deps import ConversationId, Offset, RangeFiltersDep, ServiceDep, StateDep
+from copilot.api.responses import (
+    ConversationLogOut,
+    FeedbackRowOut,
+    MeOut,
+    ProtocolSchemaOut,
+    SuggestionRowOut,
+    TurnRowOut,
+)
 from copilot.api.schemas import (
     AUDIO_CLIENT_MESSAGE,
     CLIENT_MESSAGE,
     AckMessage,
-    ConversationLogOut,
     FeedbackIn,
-    FeedbackRowOut,
-    MeOut,
-    ProtocolSchemaOut,
     ServerMessage,
-    SuggestionRowOut,
     SuggestionsMessage,
     TurnIn,
-    TurnRowOut,
 )
 from copilot.api.websocket import check_turn_length, suggestions_message
 from copilot.storage.feedback_repo import FeedbackRepo

@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from copilot.api.deps import StateDep
 from copilot.api.error_handlers import RETRY_AFTER_S
-from copilot.api.schemas import HealthOut, ReadyOut
+from copilot.api.responses import HealthOut, ReadyOut
 from copilot.api.state import AppState, StartProgress
 from copilot.storage.db import ping
 

@@ -10,13 +10,8 @@ from fastapi import APIRouter, Depends, Query
 
 from copilot.api.auth import require
 from copilot.api.deps import StateDep
-from copilot.api.schemas import (
-    KbDocumentOut,
-    KbDocumentPassage,
-    KbPassageOut,
-    KbSearchOut,
-    Language,
-)
+from copilot.api.responses import KbDocumentOut, KbDocumentPassage, KbPassageOut, KbSearchOut
+from copilot.api.schemas import Language
 from copilot.domain import Role, SearchFilters
 
 # Any signed-in caller (agent and up): the panel searches by hand and opens evidence sources.
