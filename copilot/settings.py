@@ -170,6 +170,9 @@ class Settings(BaseSettings):
     stage until ready); ``copilot serve`` turns it on. Off, the lifespan returns only once ready,
     which is what an in-process client (tests, benchmarks) wants."""
     session_idle_s: PositiveFloat = 4 * 3600
+    kb_refresh_s: float = Field(default=2.0, ge=0.0)
+    """How often a running service checks the KB store for versions another process committed
+    (`copilot kb add|remove`, another replica) and loads them; 0 turns it off."""
     gap_cluster_similarity: float = Field(default=0.89, gt=0.0, le=1.0)
     """KB-gap questions join a group at this mean cosine with its members (query embeddings).
     Chosen precision-first by ``benchmarks/gap_grouping.py`` on 210 labelled es/pt/en pairs: with

@@ -88,7 +88,7 @@ def create_app(
 
         async def starting(stack: AsyncExitStack) -> None:
             app.state.copilot = await start(
-                settings, stack, progress, embedder, reranker, recognizer
+                settings, stack, progress, tasks, embedder, reranker, recognizer
             )
 
         async def in_background(stack: AsyncExitStack) -> None:

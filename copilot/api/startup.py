@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack
 
 import anyio
 import anyio.to_thread
+from anyio.abc import TaskGroup
 
 from copilot.api.state import AppState, StartProgress
 from copilot.errors import ServiceStartingError
@@ -102,6 +103,24 @@ def _kb_published(kb: KnowledgeBase) -> frozenset[str]:
     return Redactor().published_in(texts)
 
 
+async def follow_kb(kb: KnowledgeBase, every_s: float) -> None:
+    """Load the KB versions other processes commit (`copilot kb add`, another replica), for ever.
+
+    Each check and load runs in a worker thread; requests meanwhile search the old snapshot.
+    """
+    while True:
+        await anyio.sleep(every_s)
+        # The loop's top level, like the start task's: an error here (a locked or unreadable
+        # file) must not stop the service, which keeps serving the version it has.
+        try:
+            if await anyio.to_thread.run_sync(
+                kb.has_newer_version
+            ) and await anyio.to_thread.run_sync(kb.load_newer_version):
+                logger.info("kb_reloaded generation=%d passages=%d", kb.generation, kb.n_passages)
+        except Exception:
+            logger.exception("kb_reload_failed")
+
+
 def _voice(
     settings: Settings,
     service: AssistService,
@@ -125,6 +144,7 @@ async def start(
     settings: Settings,
     stack: AsyncExitStack,
     progress: StartProgress,
+    tasks: TaskGroup,
     embedder: Embedder | None = None,
     reranker: Reranker | None = None,
     recognizer: SpeechRecognizer | None = None,
@@ -135,6 +155,8 @@ async def start(
         settings: All configuration.
         stack: Receives the teardown of each part as it is built (the lifespan closes it).
         progress: Updated with the stage and its counts (demo ingest: documents, then passages).
+        tasks: Runs the background work of the ready service (following KB changes); cancelled
+            at shutdown.
         embedder: An already loaded embedder; loaded from the manifest if None.
         reranker: An already loaded reranker, used when ``settings.use_reranker``.
         recognizer: An already loaded speech recogniser; else loaded on the first call.
@@ -221,6 +243,8 @@ async def start(
         sessions,
     )
     voice = _voice(settings, service, metrics, recognizer, redactor)
+    if settings.kb_refresh_s > 0:
+        tasks.start_soon(follow_kb, kb, settings.kb_refresh_s, name="kb-follow")
     logger.info(
         "service_ready kb_passages=%d memory=%d micro_batching=%s",
         kb.n_passages,

@@ -32,7 +32,14 @@ from copilot.kb.query import RetrievalQuery, build_query
 from copilot.kb.retrieve import RetrievalMode
 from copilot.kb.snapshot import Snapshot, take_snapshot
 from copilot.kb.store import DocumentWrite, KbStore
-from copilot.kb.sync import BuildInfo, check_compatible, index_from_store, load_index, save_index
+from copilot.kb.sync import (
+    BuildInfo,
+    check_compatible,
+    index_from_store,
+    load_index,
+    save_index,
+    saved_index_at,
+)
 from copilot.models.embedding import Embedder
 from copilot.models.language import LanguageDetector
 from copilot.models.registry import embedder_from_settings, reranker_from_settings
@@ -82,6 +89,8 @@ class KnowledgeBase:
         self._index_dir = settings.kb_dir / "index"
         self._build = BuildInfo.of(embedder.name, embedder.dim, settings)
         self._lock = threading.RLock()
+        # Read before the index loads: a commit in between only makes the next refresh reload.
+        self._generation = self._store.generation()
         if allow_rebuild:
             # Opened only to rebuild: stored vectors may have another dimension, so none is loaded.
             empty = np.zeros((0, embedder.dim), np.float32)
@@ -140,7 +149,7 @@ class KnowledgeBase:
             return self._snapshot_cache
 
     def _save(self) -> None:
-        save_index(self._index, self._index_dir, self._store, self._build)
+        self._generation = save_index(self._index, self._index_dir, self._store, self._build)
 
     # ----- writes ----------------------------------------------------------------------------
 
@@ -271,9 +280,56 @@ class KnowledgeBase:
             self._embed_and_write(planned, progress)
             progress("index", 0, 1)
             self._index = index_from_store(self._store, self._index_dir, self._build, self.settings)
+            self._generation = self._store.generation()
             progress("index", 1, 1)
             self._snapshot_cache = None
             return self._index.ntotal
+
+    # ----- other processes' writes -----------------------------------------------------------
+
+    @property
+    def generation(self) -> int:
+        """The store generation the index and searches reflect."""
+        return self._generation
+
+    def has_newer_version(self) -> bool:
+        """True when the store has commits this KB has not loaded (one small SQLite read).
+
+        Another process (`copilot kb add`, another replica) wrote to the same folder; WAL mode and a
+        fresh read transaction per call make its commits visible here.
+        """
+        return self._store.generation() != self._generation
+
+    def load_newer_version(self) -> bool:
+        """Load the version another process committed, once its index is saved; swap it in.
+
+        The new index and snapshot are built in the calling thread, then replace the old ones under
+        the lock. Searches already running keep the old snapshot (immutable). Until the writer has
+        saved an index matching its commit, or while it keeps committing, the old version stays.
+
+        Returns:
+            True when a newer version was loaded.
+        """
+        loaded = self._generation
+        generation = self._store.generation()
+        if generation == loaded:
+            return False
+        index = saved_index_at(self._index_dir, generation, self._build, self.settings)
+        if index is None:
+            logger.debug("kb_reload_waiting store_generation=%d", generation)
+            return False
+        snapshot = take_snapshot(self._store, index, self.embedder, self.reranker, self.settings)
+        # The snapshot reads the store in several transactions: an unchanged generation proves
+        # they all saw the commit the index matches.
+        if self._store.generation() != generation:
+            return False
+        with self._lock:
+            if self._generation != loaded:  # this process wrote meanwhile: its version stands
+                return False
+            self._index = index
+            self._snapshot_cache = snapshot
+            self._generation = generation
+        return True
 
     # ----- reads -----------------------------------------------------------------------------
 

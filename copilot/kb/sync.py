@@ -63,8 +63,12 @@ def check_compatible(store: KbStore, info: BuildInfo, settings: Settings) -> Non
         )
 
 
-def save_index(index: FaissIndex, folder: Path, store: KbStore, info: BuildInfo) -> None:
-    """Save the index with a manifest naming the store generation it matches."""
+def save_index(index: FaissIndex, folder: Path, store: KbStore, info: BuildInfo) -> int:
+    """Save the index with a manifest naming the store generation it matches.
+
+    Returns:
+        That generation.
+    """
     manifest = IndexManifest(
         embedder=info.embedder,
         dim=info.dim,
@@ -75,6 +79,7 @@ def save_index(index: FaissIndex, folder: Path, store: KbStore, info: BuildInfo)
         kind=index.kind,
     )
     index.save(folder, manifest)
+    return manifest.generation
 
 
 def index_from_store(
@@ -110,3 +115,25 @@ def load_index(store: KbStore, folder: Path, info: BuildInfo, settings: Settings
             "index_stale index_generation=%d store_generation=%d", manifest.generation, generation
         )
     return index_from_store(store, folder, info, settings)
+
+
+def saved_index_at(
+    folder: Path, generation: int, info: BuildInfo, settings: Settings
+) -> FaissIndex | None:
+    """The saved index if its manifest names ``generation`` and this model, else None.
+
+    For a reader following another process's writes: that writer saves the index after its store
+    commit, so until the save lands the reader keeps what it has rather than rebuilding (and
+    writing) the index itself.
+    """
+    loaded = FaissIndex.load(folder, settings.ivf_nprobe)
+    if loaded is None:
+        return None
+    index, manifest = loaded
+    if (manifest.generation, manifest.embedder, manifest.dim) != (
+        generation,
+        info.embedder,
+        info.dim,
+    ):
+        return None
+    return index
