@@ -11,6 +11,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from copilot.api.responses import FeedbackRowOut, SuggestionRowOut, TurnRowOut
 from copilot.domain import FeedbackAction, Speaker, SuggestionKind
 from copilot.storage.analytics_records import FeedbackCounts, GroupBy, TimeBucket
 
@@ -141,62 +142,6 @@ class ConversationSummary(_Out):
     escalations: int
 
 
-class Turn(_Out):
-    """One logged turn (text as stored: redacted)."""
-
-    conversation_id: str
-    turn_id: str
-    speaker: Speaker
-    text: str
-    created_at: datetime
-    language: str | None
-    retrieval_confidence: float | None
-    kb_gap: bool
-
-
-class Evidence(_Out):
-    """A KB passage a suggestion cites."""
-
-    doc_id: str
-    title: str
-    section: str
-    snippet: str
-    score: float
-    source: str
-    language: str | None
-
-
-class Suggestion(_Out):
-    """One suggestion shown for a turn, with its evidence."""
-
-    suggestion_id: str
-    conversation_id: str
-    turn_id: str
-    rank: int
-    kind: SuggestionKind
-    text: str
-    confidence: float
-    language: str
-    evidence: list[Evidence]
-    latency_ms: float
-    created_at: datetime
-    origin: str | None
-
-
-class Feedback(_Out):
-    """The agent's verdict on one suggestion."""
-
-    suggestion_id: str
-    conversation_id: str
-    agent_id: str
-    action: FeedbackAction
-    final_text: str
-    created_at: datetime
-    reason: str | None
-    edit_distance: int
-    similarity: float
-
-
 class ExportRow(_Out):
     """One suggestion of the exported logs with its turn, verdict and evidence (JSON export).
 
@@ -234,7 +179,7 @@ class ConversationDetail(_Out):
     """One conversation's turns, suggestions and feedback, oldest first."""
 
     conversation: Conversation
-    turns: list[Turn]
-    suggestions: list[Suggestion]
-    feedback: list[Feedback]
+    turns: list[TurnRowOut]
+    suggestions: list[SuggestionRowOut]
+    feedback: list[FeedbackRowOut]
     escalations: int
