@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -19,6 +18,7 @@ import pytest
 
 import copilot
 from tests.conftest import REPO
+from tests.processes import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -112,17 +112,10 @@ def _copilot(venv: Path, cwd: Path, *args: str) -> str:
     return done.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served(venv: Path, elsewhere: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``copilot serve`` of the installed wheel in the empty folder, killed at the end."""
-    port = _free_port()
+    port = free_port()
     log = (elsewhere.parent / "serve.log").open("wb")
     proc = subprocess.Popen(
         [str(venv / "bin" / "copilot"), "serve", "--open-access", "--port", str(port)],

@@ -4,8 +4,6 @@ and without failing a request meanwhile."""
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import MANIFEST
+from tests.processes import free_port, interrupt
 
 REPO = Path(__file__).resolve().parents[2]
 NEW_DOC = "tel-es-traslado-fibra"
@@ -33,13 +32,6 @@ Si se muda de casa, pida el traslado de su fibra óptica con diez días de antic
 instala el router en el nuevo domicilio sin costo y conserva su número de cliente.
 """
 QUESTION = "me mudo de casa, ¿cómo traslado la fibra óptica?"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _found(base: str, timeout_s: float = 5.0) -> bool:
@@ -63,7 +55,7 @@ def _hammer(base: str, stop: threading.Event, statuses: list[int], errors: list[
 def test_copilot_serve_finds_a_document_the_cli_adds_without_failing_a_search(
     tmp_path: Path, kb_sources: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     data = tmp_path / "data"
     env = {
         **os.environ,
@@ -115,12 +107,7 @@ def test_copilot_serve_finds_a_document_the_cli_adds_without_failing_a_search(
         stop.set()
         if hammer.is_alive():
             hammer.join(timeout=30)
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        interrupt(proc)
     text = log.read_text(errors="replace")
     assert found, text
     assert "kb_reloaded" in text, text

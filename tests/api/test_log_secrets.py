@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +28,7 @@ from copilot.models.embedding import Embedder
 from copilot.models.reranker import Reranker
 from copilot.settings import ApiKey, Settings
 from tests.conftest import MANIFEST, REPO
+from tests.processes import free_port, interrupt
 
 AGENT = "key-agent+ana/0123456789"
 """A key whose query-string form is percent-encoded (``+`` and ``/``)."""
@@ -57,13 +56,6 @@ _START_TIMEOUT_S = 180.0
 def database_url(tmp_path: Path) -> str:
     """Logging does not depend on the database: SQLite only."""
     return f"sqlite+aiosqlite:///{tmp_path / 'copilot.sqlite'}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _wait_ready(url: str, alive: Callable[[], bool]) -> None:
@@ -201,7 +193,7 @@ def test_no_key_or_raw_conversation_id_in_any_log_line_of_a_live_server(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     app = create_app(keyed_settings, embedder=e5, reranker=use_reranker)
-    port = _free_port()
+    port = free_port()
     # As `copilot serve` runs it: no uvicorn logging config, so its records reach the root logger.
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None)
     server = uvicorn.Server(config)
@@ -241,7 +233,7 @@ def test_no_key_or_raw_conversation_id_in_any_log_line_of_a_live_server(
 
 def test_copilot_serve_writes_no_key_to_stderr(tmp_path: Path, kb_sources: Path) -> None:
     """The real entry point: `copilot serve` in a subprocess, every stderr line checked."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "COPILOT_DATA_DIR": str(tmp_path / "data"),
@@ -266,12 +258,7 @@ def test_copilot_serve_writes_no_key_to_stderr(tmp_path: Path, kb_sources: Path)
             _wait_ready(url, lambda: proc.poll() is None)
             _use_the_service(url)
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            interrupt(proc)
     text = stderr_path.read_text(encoding="utf-8", errors="replace")
     lines = text.splitlines()
     _assert_clean(lines)

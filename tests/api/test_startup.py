@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +26,7 @@ from copilot.models.reranker import Reranker
 from copilot.settings import Settings
 from copilot.storage.db import upgrade
 from tests.conftest import MANIFEST
+from tests.processes import free_port, interrupt
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_DOC = "bank-es-bloqueo"  # a document of the test KB
@@ -168,18 +167,11 @@ def test_the_demo_kb_is_off_unless_asked_for() -> None:
     assert Settings(_env_file=None).ingest_demo_on_start is False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def test_copilot_serve_opens_its_port_before_the_demo_kb_is_in(
     tmp_path: Path, kb_sources: Path
 ) -> None:
     """The real entry point on a fresh data folder: ``/readyz`` answers 503 first, then 200."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "COPILOT_MODELS_MANIFEST": str(MANIFEST),
@@ -207,12 +199,7 @@ def test_copilot_serve_opens_its_port_before_the_demo_kb_is_in(
                 break
             time.sleep(0.05)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        interrupt(proc)
     text = log.read_text(errors="replace")
     assert statuses, text
     assert statuses[0] == (503, "starting"), text

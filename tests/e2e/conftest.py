@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ from copilot.models.embedding import Embedder
 from copilot.models.reranker import Reranker
 from copilot.settings import Settings
 from tests.conftest import DATA, MANIFEST
+from tests.processes import free_port
 
 CHROMIUM = Path(os.environ.get("COPILOT_TEST_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -53,13 +53,6 @@ class LiveServer:
     def get(self, path: str, **params: str) -> httpx.Response:
         """A GET against the server (no credentials: the test server runs in open access)."""
         return httpx.get(self.url + path, params=params, timeout=10.0)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def settings_for_live_server(root: Path, **overrides: Any) -> Settings:
@@ -90,7 +83,7 @@ def live_server(
     live_settings: Settings, e5: Embedder, use_reranker: Reranker
 ) -> Iterator[LiveServer]:
     """The real app under uvicorn on a free port, in a background thread, until the module ends."""
-    port = _free_port()
+    port = free_port()
     app = create_app(live_settings, embedder=e5, reranker=use_reranker)
     config = uvicorn.Config(
         app,

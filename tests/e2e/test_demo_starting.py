@@ -17,7 +17,8 @@ from copilot.api.app import create_app
 from copilot.models.embedding import Embedder
 from copilot.models.reranker import Reranker
 from copilot.storage.db import upgrade
-from tests.e2e.conftest import _free_port, settings_for_live_server
+from tests.e2e.conftest import settings_for_live_server
+from tests.processes import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +36,7 @@ def held_start(
 
     monkeypatch.setattr("copilot.api.startup.upgrade", held)
     settings = settings_for_live_server(tmp_path, background_start=True)
-    port = _free_port()
+    port = free_port()
     app = create_app(settings, embedder=e5, reranker=use_reranker)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="starting-server", daemon=True)

@@ -25,7 +25,7 @@ import psycopg
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.api.tcp_proxy import free_port
+from tests.processes import free_port
 
 _SYNC = {"sqlite": "sqlite", "postgr": "postgresql+psycopg"}
 REPO = Path(__file__).resolve().parents[2]
