@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,25 @@ MANIFEST = REPO / "models" / "manifest.toml"
 DATA = Path(__file__).resolve().parent / "data"
 
 force_offline()
+
+FUZZ_SEED = pytest.StashKey[int]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One fuzz seed for the run, from ``COPILOT_FUZZ_SEED`` or drawn here."""
+    config.stash[FUZZ_SEED] = int(os.environ.get("COPILOT_FUZZ_SEED", random.randrange(2**32)))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Printed before any test runs, so a run that dies in native code (a segfault takes the
+    captured logs with it) still tells which seed to rerun."""
+    return f"fuzz seed: {config.stash[FUZZ_SEED]} (rerun with COPILOT_FUZZ_SEED=...)"
+
+
+@pytest.fixture(scope="session")
+def fuzz_seed(pytestconfig: pytest.Config) -> int:
+    """The run's fuzz seed (the fuzz tests' hypothesis seed)."""
+    return pytestconfig.stash[FUZZ_SEED]
 
 
 @pytest.fixture(scope="session")

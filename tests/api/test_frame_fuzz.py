@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import random
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -70,8 +68,9 @@ def _answer(ws: WebSocketTestSession, fuzz_seed: int) -> dict[str, Any]:
     return reply
 
 
-def test_generated_frames_never_close_the_conversation_socket(roomy_client: TestClient) -> None:
-    fuzz_seed = int(os.environ.get("COPILOT_FUZZ_SEED", random.randrange(2**32)))
+def test_generated_frames_never_close_the_conversation_socket(
+    roomy_client: TestClient, fuzz_seed: int
+) -> None:
     logger.info("frame_fuzz seed=%d frames=%d (rerun with COPILOT_FUZZ_SEED)", fuzz_seed, FRAMES)
     sent = 0
     broken: list[str] = []  # after a failure the shared socket is unusable: fail fast, never wait

@@ -7,8 +7,6 @@ have their own fuzz test (``test_frame_fuzz.py``).
 from __future__ import annotations
 
 import logging
-import os
-import random
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -88,9 +86,8 @@ def _failure(
 
 @pytest.mark.slow
 def test_no_operation_answers_a_generated_request_with_a_server_error(
-    api_schema: OpenApiSchema,
+    api_schema: OpenApiSchema, fuzz_seed: int
 ) -> None:
-    fuzz_seed = int(os.environ.get("COPILOT_FUZZ_SEED", random.randrange(2**32)))
     logger.info(
         "openapi_fuzz seed=%d examples=%d (rerun with COPILOT_FUZZ_SEED)", fuzz_seed, EXAMPLES
     )

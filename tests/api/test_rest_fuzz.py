@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import random
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -304,8 +302,7 @@ def _suggestion_ids(client: TestClient) -> list[str]:
     return ids
 
 
-def test_generated_requests_never_get_a_server_error(client: TestClient) -> None:
-    fuzz_seed = int(os.environ.get("COPILOT_FUZZ_SEED", random.randrange(2**32)))
+def test_generated_requests_never_get_a_server_error(client: TestClient, fuzz_seed: int) -> None:
     logger.info("rest_fuzz seed=%d requests=%d (rerun with COPILOT_FUZZ_SEED)", fuzz_seed, REQUESTS)
     statuses: Counter[int] = Counter()
 
