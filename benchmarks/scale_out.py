@@ -331,7 +331,7 @@ async def bench(args: argparse.Namespace, console: Console) -> tuple[Metrics, di
     if any(PHASES[p].redis for p in args.phases) and "redis_url" not in Settings.model_fields:
         raise SystemExit("this copilot has no redis_url setting: run --phases direct")
     db_url = create_database(args.postgres_admin_url)
-    prefix = f"bench-scale-{uuid.uuid4().hex[:8]}:"
+    prefix = f"bench-scale-{uuid.uuid4().hex[:8]}"  # the service adds ":" after it
     results: dict[str, Metrics] = {}
     facts: Metrics = {"database": db_url.rsplit("@", 1)[-1], "redis_prefix": prefix}
     try:

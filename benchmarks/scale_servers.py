@@ -68,7 +68,7 @@ def start_replica(
     cmd = [sys.executable, "-m", "copilot", "--data-dir", str(data_dir)]
     cmd += ["serve", "--port", str(port), *extra_args]
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
+    with log.open("wb") as out:  # this run's log only
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     return Replica(proc, port, log)
 
@@ -248,13 +248,13 @@ def redis_cpu_seconds(url: str) -> float | None:
 
 
 def delete_prefix(url: str, prefix: str) -> int:
-    """Delete this run's keys (``prefix*``); returns how many."""
+    """Delete this run's keys (``prefix:*``); returns how many."""
     import redis
 
     deleted = 0
     with redis.Redis.from_url(url, socket_timeout=5) as client:
         batch: list[bytes] = []
-        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
             batch.append(key)
             if len(batch) == 1000:
                 deleted += int(client.delete(*batch))

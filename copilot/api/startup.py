@@ -32,6 +32,7 @@ from copilot.privacy.redact import Redactor
 from copilot.service.assist import AssistService
 from copilot.service.batching import MicroBatchEmbedder
 from copilot.service.logwriter import LogWriter
+from copilot.service.memory_sync import MemorySync
 from copilot.service.metrics import ServiceMetrics
 from copilot.service.pipeline import TurnPipeline
 from copilot.service.session import SessionRegistry
@@ -39,8 +40,7 @@ from copilot.service.voice import VoiceService
 from copilot.settings import Settings
 from copilot.storage.db import create_engine, session_factory, upgrade
 from copilot.storage.dead_letters import DeadLetters
-from copilot.storage.feedback_repo import FeedbackRepo
-from copilot.suggest.memory import Remembered, TeamMemory
+from copilot.suggest.memory import TeamMemory
 
 logger = logging.getLogger(__name__)
 
@@ -103,20 +103,32 @@ def _kb_published(kb: KnowledgeBase) -> frozenset[str]:
     return Redactor().published_in(texts)
 
 
-async def follow_kb(kb: KnowledgeBase, every_s: float) -> None:
-    """Load the KB versions other processes commit (`copilot kb add`, another replica), for ever.
+async def reload_kb(kb: KnowledgeBase, redactor: Redactor) -> bool:
+    """Load the KB version another process committed, if any, and allowlist what it publishes.
 
-    Each check and load runs in a worker thread; requests meanwhile search the old snapshot.
+    Each step runs in a worker thread; requests meanwhile search the old snapshot.
+
+    Returns:
+        True when a newer version was loaded.
     """
+    if not (
+        await anyio.to_thread.run_sync(kb.has_newer_version)
+        and await anyio.to_thread.run_sync(kb.load_newer_version)
+    ):
+        return False
+    redactor.publish(await anyio.to_thread.run_sync(_kb_published, kb))
+    logger.info("kb_reloaded generation=%d passages=%d", kb.generation, kb.n_passages)
+    return True
+
+
+async def follow_kb(kb: KnowledgeBase, every_s: float, redactor: Redactor) -> None:
+    """Load the KB versions other processes commit (`copilot kb add`, another replica), for ever."""
     while True:
         await anyio.sleep(every_s)
         # The loop's top level, like the start task's: an error here (a locked or unreadable
         # file) must not stop the service, which keeps serving the version it has.
         try:
-            if await anyio.to_thread.run_sync(
-                kb.has_newer_version
-            ) and await anyio.to_thread.run_sync(kb.load_newer_version):
-                logger.info("kb_reloaded generation=%d passages=%d", kb.generation, kb.n_passages)
+            await reload_kb(kb, redactor)
         except Exception:
             logger.exception("kb_reload_failed")
 
@@ -198,23 +210,10 @@ async def start(
     stack.callback(kb.close)
     progress.step("loading team memory")
     memory = TeamMemory(query_embedder)
-    # Built once at start-up: documents added later are not allowlisted until a restart.
+    # Refreshed by `reload_kb` when another process commits a new KB version.
     redactor = Redactor(await anyio.to_thread.run_sync(_kb_published, kb))
-    async with sessions() as s:
-        remembered = await FeedbackRepo(s).memory(None)
-    items = [
-        Remembered(
-            m.suggestion_id,
-            m.customer_text,
-            m.reply_text,
-            m.language,
-            m.client,
-            m.agent_id,
-            m.created_at,
-        )
-        for m in remembered
-    ]
-    await anyio.to_thread.run_sync(memory.add, items)
+    memory_sync = MemorySync(memory, sessions, engine)
+    await memory_sync.load()
     metrics = ServiceMetrics()
     writer = LogWriter(
         sessions,
@@ -244,7 +243,9 @@ async def start(
     )
     voice = _voice(settings, service, metrics, recognizer, redactor)
     if settings.kb_refresh_s > 0:
-        tasks.start_soon(follow_kb, kb, settings.kb_refresh_s, name="kb-follow")
+        tasks.start_soon(follow_kb, kb, settings.kb_refresh_s, redactor, name="kb-follow")
+    # Other replicas' accepted replies (PostgreSQL only; it returns at once on SQLite).
+    tasks.start_soon(memory_sync.run, name="memory-sync")
     logger.info(
         "service_ready kb_passages=%d memory=%d micro_batching=%s",
         kb.n_passages,

@@ -65,8 +65,8 @@ class Redactor:
     introduced by a context word (``cédula``, ``DNI``, ``SSN``, ``pasaporte``, ...), dotted DNIs
     and phone numbers last. Numbers without a distinctive format count only when their check
     digits (python-stdnum) hold or a context word names them. Rules repeat until nothing changes,
-    so redacting twice is a no-op. Instances hold only compiled patterns and a frozen allowlist,
-    and are safe to share between threads.
+    so redacting twice is a no-op. Instances hold only compiled patterns and a frozen allowlist
+    (swapped whole by :meth:`publish`), and are safe to share between threads.
 
     Args:
         published: Strings the KB itself publishes (a hotline, a support e-mail; see
@@ -109,6 +109,7 @@ class Redactor:
             The redacted text and the number of replacements per label.
         """
         counts: dict[str, int] = {}
+        published = self._published  # one allowlist per call, even if `publish` swaps it meanwhile
         # A replacement can free a neighbour that a lookbehind had blocked (``a@b.co12@c.co``), so
         # run to a fixpoint; it ends because every finding holds a digit, an ``@`` or a spelled
         # "at", and labels hold none.
@@ -116,8 +117,12 @@ class Redactor:
         while text != previous:
             previous = text
             for rule in self._rules:
-                text = _apply(rule, text, counts, self._published)
+                text = _apply(rule, text, counts, published)
         return Redaction(text=text, counts=MappingProxyType(counts))
+
+    def publish(self, published: Iterable[str]) -> None:
+        """Replace the allowlist (the KB changed); redactions already running keep the old one."""
+        self._published = frozenset(published)
 
     def published_in(self, texts: Iterable[str]) -> frozenset[str]:
         """The strings this redactor's rules would mask in ``texts``, verbatim.

@@ -44,20 +44,37 @@ class TeamMemory:
     def __init__(self, embedder: Embedder) -> None:
         self._embedder = embedder
         self._items: list[Remembered] = []
+        self._ids: set[str] = set()
         self._vectors = np.zeros((0, embedder.dim), np.float32)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def add(self, items: list[Remembered]) -> None:
-        """Remember replies (embeds their customer turns; call from a worker thread)."""
-        if not items:
-            return
-        vectors = self._embedder.embed_queries([i.customer_text for i in items])
-        with self._lock:
-            self._items.extend(items)
-            self._vectors = np.vstack([self._vectors, vectors])
+    def __contains__(self, suggestion_id: object) -> bool:
+        return suggestion_id in self._ids
+
+    def add(self, items: list[Remembered]) -> int:
+        """Remember replies (embeds their customer turns; call from a worker thread).
+
+        An item is kept once per ``suggestion_id``: the replica that recorded the feedback adds it
+        itself, and may read it again from the database when other replicas' changes are synced.
+
+        Returns:
+            How many items were new.
+        """
+        fresh = list(
+            {i.suggestion_id: i for i in items if i.suggestion_id not in self._ids}.values()
+        )
+        if not fresh:
+            return 0
+        vectors = self._embedder.embed_queries([i.customer_text for i in fresh])
+        with self._lock:  # another thread may have added some while these were embedded
+            keep = [n for n, i in enumerate(fresh) if i.suggestion_id not in self._ids]
+            self._items.extend(fresh[n] for n in keep)
+            self._ids.update(fresh[n].suggestion_id for n in keep)
+            self._vectors = np.vstack([self._vectors, vectors[keep]])
+        return len(keep)
 
     def best(
         self,

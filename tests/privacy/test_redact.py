@@ -280,3 +280,13 @@ def test_numbers_the_kb_publishes_are_kept_and_a_customers_own_are_not() -> None
     assert default_redactor().redact(reply).text == (
         "Llame a la Línea Austral 24h ([PHONE]) o escriba a [EMAIL]."
     )
+
+
+def test_publish_swaps_the_allowlist_for_the_next_redactions() -> None:
+    redactor = Redactor(["0800 777 2870"])
+    text = "Llame al 0800 777 2870 o al 0800 444 1234."
+    assert redactor.redact(text).text == "Llame al 0800 777 2870 o al [PHONE]."
+
+    redactor.publish(["0800 444 1234"])
+
+    assert redactor.redact(text).text == "Llame al [PHONE] o al 0800 444 1234."

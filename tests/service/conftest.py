@@ -1,11 +1,25 @@
-"""Service test helpers: the real embedder, recording what it is handed."""
+"""Service test helpers: the real embedder, recording what it is handed; a fresh PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+
+import psycopg
+import pytest
 
 from copilot.models.embedding import Embedder, Vectors
+from copilot.storage.db import upgrade
+
+POSTGRES_ADMIN = os.environ.get(
+    "COPILOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 class Recording:
@@ -28,3 +42,26 @@ class Recording:
 
     def query_pieces(self, text: str) -> list[str]:
         return self._inner.query_pieces(text)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database at the newest schema (async URL), dropped after the test.
+
+    A database of its own, not a schema: change notices span a whole database.
+    """
+    name = f"copilot_sync_{uuid.uuid4().hex[:8]}"
+    admin_url = _libpq(POSTGRES_ADMIN)
+    try:
+        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN.split('@')[-1]}: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

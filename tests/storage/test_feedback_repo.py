@@ -117,3 +117,20 @@ async def test_memory_pairs_customer_turns_with_accepted_or_edited_replies(
     assert await repo.memory("retail") == []
     assert await repo.memory(None, limit=1) == [tel]
     assert all(item.created_at.tzinfo is UTC for item in await repo.memory(None))
+
+
+async def test_memory_since_and_of_read_what_a_replica_lacks_oldest_first(
+    session: AsyncSession, seeded: datetime
+) -> None:
+    repo, m = FeedbackRepo(session), timedelta(minutes=1)
+    newest_first = await repo.memory(None)
+    tel, bank_3, bank_1 = newest_first
+
+    assert await repo.memory_since(seeded) == [bank_1, bank_3, tel]
+    assert await repo.memory_since(seeded + 7 * m) == [bank_3, tel]  # inclusive
+    assert await repo.memory_since(seeded + 8 * m) == [tel]
+    assert await repo.memory_since(seeded, limit=2) == [bank_1, bank_3]
+    assert await repo.memory_since(seeded + 63 * m) == []
+    # The rejected s-bank-2 and an unknown id give nothing.
+    assert await repo.memory_of(["s-tel-1", "s-bank-2", "s-none", "s-bank-1"]) == [bank_1, tel]
+    assert await repo.memory_of([]) == []
