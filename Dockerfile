@@ -51,7 +51,7 @@ ENV COPILOT_DATA_DIR=/data \
     COPILOT_ASR_MODEL=/opt/copilot/models/whisper-base
 VOLUME ["/data"]
 WORKDIR /home/copilot
-USER copilot:copilot
+USER 10001:10001
 EXPOSE 8000
 
 # Liveness: 200 while starting and serving, 503 once a background start failed. A balancer's
