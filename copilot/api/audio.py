@@ -23,7 +23,7 @@ from copilot.api.state import AppState
 from copilot.api.websocket import transcript_message
 from copilot.errors import CopilotError, FrameTooLargeError, NotStartedError
 from copilot.service.call import LiveCall
-from copilot.service.session import TranscriptUpdate
+from copilot.service.events import TranscriptUpdate
 from copilot.voice.formats import AudioFormat
 
 logger = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class _AudioConnection(JsonSocket):
             message.language,
         )
         await voice.scheduler.recognizer()  # load on first use, before audio piles up
-        self.call = voice.open_call(
+        self.call = await voice.open_call(
             self.conversation_id, fmt, list(message.channels), message.language, self.on_transcript
         )
         self.state.metrics.audio_calls.inc()

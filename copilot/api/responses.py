@@ -98,6 +98,9 @@ class ReadyOut(BaseModel):
         default=None, description="``empty``: ready, but the KB has no documents to suggest from."
     )
     database: Literal["ok", "unavailable"] | None = None
+    redis: Literal["ok", "unavailable"] | None = Field(
+        default=None, description="Shared conversation state, when ``COPILOT_REDIS_URL`` is set."
+    )
     kb_passages: int | None = None
     conversations: int | None = None
     write_backlog: int | None = None

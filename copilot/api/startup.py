@@ -35,7 +35,7 @@ from copilot.service.logwriter import LogWriter
 from copilot.service.memory_sync import MemorySync
 from copilot.service.metrics import ServiceMetrics
 from copilot.service.pipeline import TurnPipeline
-from copilot.service.session import SessionRegistry
+from copilot.service.state import open_conversations
 from copilot.service.voice import VoiceService
 from copilot.settings import Settings
 from copilot.storage.db import create_engine, session_factory, upgrade
@@ -232,8 +232,10 @@ async def start(
         settings,
         anyio.CapacityLimiter(settings.cpu_workers),
     )
+    store, bus = await open_conversations(settings, stack)
     service = AssistService(
-        SessionRegistry(settings.dialogue_turns * 2, settings.session_idle_s),
+        store,
+        bus,
         pipeline,
         memory,
         writer,

@@ -33,12 +33,7 @@ from copilot.errors import (
     InvalidMessageError,
     NotStartedError,
 )
-from copilot.service.session import (
-    ConversationSession,
-    SessionEvent,
-    TranscriptUpdate,
-    TurnResult,
-)
+from copilot.service.events import SessionEvent, TranscriptUpdate, TurnResult
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +97,7 @@ class _Connection(JsonSocket):
         self, ws: WebSocket, state: AppState, conversation_id: str, principal: Principal
     ) -> None:
         super().__init__(ws, state, conversation_id, principal)
-        self.session: ConversationSession | None = None
+        self.started = False
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def on_event(self, event: SessionEvent) -> None:
@@ -121,8 +116,8 @@ class _Connection(JsonSocket):
         return await self.frame(text)
 
     async def closed(self) -> None:
-        if self.session is not None:
-            self.session.listeners.discard(self.on_event)
+        if self.started:
+            self.state.service.bus.unsubscribe(self.conversation_id, self.on_event)
         self.state.metrics.connections.dec()
 
     async def frame(self, raw: str) -> bool:
@@ -144,20 +139,23 @@ class _Connection(JsonSocket):
         if isinstance(message, StartMessage):
             self.principal.check_agent(message.agent_id)
             await ensure_owner(self.principal, service, self.conversation_id)
-            session, resumed = await service.start(
+            _, resumed = await service.start(
                 self.conversation_id,
                 message.agent_id,
                 message.channel,
                 message.client,
                 message.language,
             )
-            self.session = session
-            session.listeners.add(self.on_event)
+            # Listening before the latest is read: a result made meanwhile may come twice, but
+            # none is missed.
+            self.started = True
+            service.bus.subscribe(self.conversation_id, self.on_event)
+            latest = await service.store.latest(self.conversation_id)
             await self.ack(message.id, "resumed" if resumed else "started")
-            if session.latest is not None:
-                await self.send(suggestions_message(self.conversation_id, session.latest))
+            if latest is not None:
+                await self.send(suggestions_message(self.conversation_id, latest))
             return True
-        if self.session is None:
+        if not self.started:
             raise NotStartedError(f"send a start message before {message.type}")
         if isinstance(message, TurnMessage):
             await self._turn(message)
@@ -195,9 +193,6 @@ class _Connection(JsonSocket):
         task.add_done_callback(self.tasks.discard)
 
     async def _customer_turn(self, message: TurnMessage) -> None:
-        session = self.session
-        if session is None:
-            return
         try:
             accepted = await self.state.service.turn(
                 self.conversation_id,

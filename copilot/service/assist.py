@@ -12,19 +12,18 @@ from rapidfuzz.distance import Levenshtein
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from copilot.domain import FeedbackAction, Speaker, Suggestion, SuggestionKind
-from copilot.errors import InvalidMessageError, UnknownSuggestionError
+from copilot.errors import InvalidMessageError, NotStartedError, UnknownSuggestionError
 from copilot.privacy.redact import Redactor
+from copilot.service.conversations import (
+    ConversationBus,
+    ConversationInfo,
+    ConversationStore,
+)
+from copilot.service.events import Listener, TurnLogged, TurnResult
 from copilot.service.logwriter import LogWriter
 from copilot.service.metrics import ServiceMetrics
 from copilot.service.pipeline import TurnPipeline
-from copilot.service.restore import restore_session
-from copilot.service.session import (
-    ConversationSession,
-    Listener,
-    SessionRegistry,
-    TurnLogged,
-    TurnResult,
-)
+from copilot.service.restore import load_history
 from copilot.storage.conversation_repo import ConversationRepo
 from copilot.storage.feedback_repo import FeedbackRepo
 from copilot.storage.records import (
@@ -58,12 +57,14 @@ class AssistService:
 
     Everything stored goes through the redactor first. Every write is committed (group-committed
     by the `LogWriter`) before the call returns, so whatever the caller acknowledges survives a
-    crash; a write that cannot be committed raises instead, and the session is left as it was.
+    crash; a write that cannot be committed raises instead, and the conversation's state is left
+    as it was.
     """
 
     def __init__(
         self,
-        registry: SessionRegistry,
+        store: ConversationStore,
+        bus: ConversationBus,
         pipeline: TurnPipeline,
         memory: TeamMemory,
         writer: LogWriter,
@@ -71,7 +72,8 @@ class AssistService:
         metrics: ServiceMetrics,
         sessions: async_sessionmaker[AsyncSession],
     ) -> None:
-        self.registry = registry
+        self.store = store
+        self.bus = bus
         self._pipeline = pipeline
         self._memory = memory
         self._writer = writer
@@ -82,6 +84,12 @@ class AssistService:
     def _clean(self, text: str) -> str:
         return self._redactor.redact(text).text
 
+    async def _live(self, conversation_id: str) -> ConversationInfo:
+        info = await self.store.info(conversation_id)
+        if info is None:
+            raise NotStartedError(f"conversation {conversation_id} has not been started")
+        return info
+
     async def start(
         self,
         conversation_id: str,
@@ -89,42 +97,45 @@ class AssistService:
         channel: str,
         client: str | None = None,
         language: str | None = None,
-    ) -> tuple[ConversationSession, bool]:
-        """Start or resume a conversation; returns the session and whether it was resumed.
+    ) -> tuple[ConversationInfo, bool]:
+        """Start or resume a conversation; returns its info and whether it was resumed.
 
-        The session is registered only once its conversation row is committed, and concurrent
-        starts of one conversation wait for each other, so no turn is accepted for a conversation
-        the log does not hold. A conversation the service no longer holds in memory (it restarted)
-        is rebuilt from the logs, so resent turns stay idempotent and the latest suggestions can
-        be sent again.
+        The conversation is registered only once its row is committed, and concurrent starts of
+        one conversation wait for each other, so no turn is accepted for a conversation the log
+        does not hold. A conversation the store no longer holds (the service restarted, or its
+        shared state expired) is rebuilt from the logs, so resent turns stay idempotent and the
+        latest suggestions can be sent again.
 
         Raises:
-            StorageError: the log database is unavailable; nothing was started.
+            StorageError: the log database (or the shared state) is unavailable; nothing was
+                started.
             WriteRejectedError: the database refused the conversation row.
         """
-        async with self.registry.starting(conversation_id):
-            session = self.registry.live(conversation_id)
-            resumed = session is not None
-            if session is None:
-                session = self.registry.new(conversation_id, agent_id, channel, client, language)
-                resumed = await restore_session(session, self._sessions)
-            record = ConversationRecord(
+        async with self.store.starting(conversation_id):
+            prior = await self.store.info(conversation_id)
+            history = None
+            resumed = prior is not None
+            if prior is None:
+                history = await load_history(conversation_id, self._sessions)
+                resumed = history is not None
+            info = ConversationInfo(
                 conversation_id,
                 agent_id,
                 channel,
-                client or session.client,
-                language or session.language,
-                datetime.now(UTC),
+                client or (prior.client if prior else None),
+                language or (prior.language if prior else None),
+            )
+            record = ConversationRecord(
+                conversation_id, agent_id, channel, info.client, info.language, datetime.now(UTC)
             )
 
             async def write(s: AsyncSession) -> None:
                 await ConversationRepo(s).start(record)
 
             await self._writer.write("conversation_start", write, record)
-            session.refresh(agent_id, channel, client, language)
-            self.registry.add(session)
+            await self.store.open(info, history)
         logger.info("conversation_started conversation_id=%s resumed=%s", conversation_id, resumed)
-        return session, resumed
+        return info, resumed
 
     async def turn(
         self,
@@ -148,58 +159,60 @@ class AssistService:
             StorageError: the log database is unavailable; the turn was not accepted.
             WriteRejectedError: the database refused the turn.
         """
-        session = self.registry.get(conversation_id)
-        if turn_id in session.seen_turn_ids:
-            return self._duplicate(session, turn_id)
+        store = self.store
+        if await store.seen(conversation_id, turn_id):
+            return await self._duplicate(conversation_id, turn_id)
         clean = self._clean(text)
         record = TurnRecord(conversation_id, turn_id, speaker, clean, datetime.now(UTC))
 
         async def write_turn(s: AsyncSession) -> bool:
             return await TurnLogRepo(s).add_turn(record)
 
-        added = await self._writer.write("turn", write_turn, record)
-        if not added or turn_id in session.seen_turn_ids:  # the same turn sent twice at once
-            return self._duplicate(session, turn_id)
-        seq = session.add_turn(turn_id, speaker, clean)
+        if not await self._writer.write("turn", write_turn, record):
+            return await self._duplicate(conversation_id, turn_id)
+        # The dialogue as of this turn comes back with it: an agent turn arriving while this one
+        # waits must not end it. None: the same turn sent twice at once (or to two replicas).
+        added = await store.add_turn(conversation_id, turn_id, speaker, clean)
+        if added is None:
+            return await self._duplicate(conversation_id, turn_id)
         self._metrics.turns.labels(speaker.value).inc()
-        await session.broadcast(TurnLogged(turn_id, speaker, clean, record.created_at), skip=origin)
+        logged = TurnLogged(turn_id, speaker, clean, record.created_at)
+        await self.bus.publish(conversation_id, logged, skip=origin)
         if speaker is not Speaker.CUSTOMER:
             return TurnAccepted(turn_id)
-        session.turn_texts[turn_id] = clean
-        # The dialogue as of this turn: an agent turn arriving while this one waits must not end it.
-        window = list(session.window)
-        async with session.lock:
-            if seq != session.customer_seq:
+        async with store.processing(conversation_id):
+            if not await store.current(conversation_id, added.seq):
                 self._metrics.superseded.inc()
                 return TurnAccepted(turn_id, superseded=True)
             outcome = await self._pipeline.suggest(
-                window, turn_id, session.client, session.language
+                list(added.window), turn_id, added.client, added.language
             )
-            if seq != session.customer_seq:
+            if not await store.current(conversation_id, added.seq):
                 self._metrics.superseded.inc()
                 return TurnAccepted(turn_id, superseded=True)
             result = TurnResult(
                 turn_id, outcome.language, outcome.kb_gap, outcome.latency_ms, outcome.suggestions
             )
             # Committed before anyone sees them: feedback on a suggestion always finds its row.
-            await self._log_outcome(session, outcome.confidence, result)
-            session.remember(result)
-        await session.broadcast(result)
+            await self._log_outcome(conversation_id, outcome.confidence, result)
+            await store.remember(conversation_id, result)
+        await self.bus.publish(conversation_id, result)
         return TurnAccepted(turn_id, result)
 
-    @staticmethod
-    def _duplicate(session: ConversationSession, turn_id: str) -> TurnAccepted:
-        latest = session.latest if session.latest and session.latest.turn_id == turn_id else None
-        return TurnAccepted(turn_id, latest, duplicate=True)
+    async def _duplicate(self, conversation_id: str, turn_id: str) -> TurnAccepted:
+        latest = await self.store.latest(conversation_id)
+        return TurnAccepted(
+            turn_id, latest if latest and latest.turn_id == turn_id else None, duplicate=True
+        )
 
     async def _log_outcome(
-        self, session: ConversationSession, confidence: float, result: TurnResult
+        self, conversation_id: str, confidence: float, result: TurnResult
     ) -> None:
         now = datetime.now(UTC)
         records = [
             SuggestionRecord(
                 s.suggestion_id,
-                session.conversation_id,
+                conversation_id,
                 result.turn_id,
                 rank,
                 s.kind,
@@ -213,7 +226,6 @@ class AssistService:
             )
             for rank, s in enumerate(result.suggestions)
         ]
-        conversation_id = session.conversation_id
 
         async def write(s: AsyncSession) -> None:
             repo = TurnLogRepo(s)
@@ -255,8 +267,8 @@ class AssistService:
             StorageError: the log database is unavailable; nothing was recorded.
             WriteRejectedError: the database refused the feedback.
         """
-        session = self.registry.get(conversation_id)
-        suggestion = session.suggestions.get(suggestion_id)
+        info = await self._live(conversation_id)
+        suggestion = await self.store.suggestion(conversation_id, suggestion_id)
         if suggestion is None:
             raise UnknownSuggestionError(
                 f"suggestion {suggestion_id} was not sent in conversation {conversation_id}"
@@ -270,13 +282,13 @@ class AssistService:
                 f"suggestion {suggestion_id} is a reference with no reply to accept: "
                 "reject it, or send the agent's own reply as an edit with final_text"
             )
-        if suggestion_id in session.feedback_given:
+        if await self.store.feedback_given(conversation_id, suggestion_id):
             return False
         sent = final_text if final_text or action is FeedbackAction.REJECTED else suggestion.text
         record = FeedbackRecord(
             suggestion_id,
             conversation_id,
-            session.agent_id,
+            info.agent_id,
             action,
             self._clean(sent),
             datetime.now(UTC),
@@ -289,18 +301,18 @@ class AssistService:
             return await FeedbackRepo(s).record(record)
 
         recorded = await self._writer.write("feedback", write, record)
-        if not recorded or suggestion_id in session.feedback_given:  # sent twice at once
+        # Sent twice at once (or to two replicas): only one of them notes it.
+        if not recorded or not await self.store.mark_feedback(conversation_id, suggestion_id):
             return False
-        session.feedback_given.add(suggestion_id)
         self._metrics.feedback.labels(action.value).inc()
         if action is not FeedbackAction.REJECTED and sent:
-            await self._learn(session, suggestion, record)
+            await self._learn(info, suggestion, record)
         return True
 
     async def _learn(
-        self, session: ConversationSession, suggestion: Suggestion, record: FeedbackRecord
+        self, info: ConversationInfo, suggestion: Suggestion, record: FeedbackRecord
     ) -> None:
-        customer_text = session.turn_texts.get(suggestion.turn_id)
+        customer_text = await self.store.turn_text(info.conversation_id, suggestion.turn_id)
         if customer_text is None:
             return
         item = Remembered(
@@ -308,17 +320,17 @@ class AssistService:
             customer_text,
             record.final_text,
             suggestion.language,
-            session.client,
-            session.agent_id,
+            info.client,
+            info.agent_id,
             record.created_at,
         )
         await anyio.to_thread.run_sync(self._memory.add, [item])
 
     async def owner(self, conversation_id: str) -> str | None:
         """The agent a conversation belongs to, live or logged; None for a new conversation."""
-        session = self.registry.find(conversation_id)
-        if session is not None and not session.ended:
-            return session.agent_id
+        info = await self.store.info(conversation_id)
+        if info is not None:
+            return info.agent_id
         async with self._sessions() as s:
             record = await ConversationRepo(s).get(conversation_id)
         return record.agent_id if record is not None else None
@@ -330,7 +342,7 @@ class AssistService:
             NotStartedError: The conversation was not started.
             StorageError: the log database is unavailable; the conversation goes on.
         """
-        self.registry.get(conversation_id)
+        await self._live(conversation_id)
         at = datetime.now(UTC)
 
         async def write(s: AsyncSession) -> None:
@@ -339,4 +351,8 @@ class AssistService:
         await self._writer.write(
             "conversation_end", write, {"conversation_id": conversation_id, "ended_at": at}
         )
-        self.registry.end(conversation_id)
+        await self.store.end(conversation_id)
+
+    async def is_live(self, conversation_id: str) -> bool:
+        """Whether the conversation is started and not ended (on any replica)."""
+        return await self.store.info(conversation_id) is not None

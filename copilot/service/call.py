@@ -22,8 +22,8 @@ from copilot.models.asr import (
 from copilot.privacy.redact import Redactor
 from copilot.service.asr_scheduler import AsrScheduler, Priority
 from copilot.service.assist import AssistService
+from copilot.service.events import TranscriptUpdate
 from copilot.service.metrics import ServiceMetrics
-from copilot.service.session import TranscriptUpdate
 from copilot.settings import Settings
 from copilot.voice.formats import AudioFormat, FrameDecoder
 from copilot.voice.recording import CallRecorder
@@ -299,9 +299,7 @@ class LiveCall:
 
     async def _emit(self, update: TranscriptUpdate) -> None:
         await self._notify(update)
-        session = self._assist.registry.find(self.conversation_id)
-        if session is not None and not session.ended:
-            await session.broadcast(update)
+        await self._assist.bus.publish(self.conversation_id, update)
 
 
 def _detect(audio: Audio, recognizer: SpeechRecognizer) -> LanguageGuess:

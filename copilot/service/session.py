@@ -1,4 +1,5 @@
-"""Per-conversation state: the rolling turn window, sent suggestions and who is listening."""
+"""Conversation state in process memory: the default adapter of the conversation-state port, for
+a service that runs as one process (no Redis)."""
 
 from __future__ import annotations
 
@@ -6,55 +7,15 @@ import asyncio
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from copilot.domain import DialogueTurn, Speaker, Suggestion
 from copilot.errors import NotStartedError
+from copilot.service.conversations import AddedTurn, ConversationHistory, ConversationInfo
+from copilot.service.events import Listener, SessionEvent, TurnResult
 
-
-@dataclass(slots=True)
-class TurnResult:
-    """The suggestions sent for one customer turn, kept to resend on reconnect."""
-
-    turn_id: str
-    language: str
-    kb_gap: bool
-    latency_ms: float
-    suggestions: tuple[Suggestion, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TurnLogged:
-    """A turn was accepted into the conversation (its text already redacted)."""
-
-    turn_id: str
-    speaker: Speaker
-    text: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class TranscriptUpdate:
-    """Live call speech as text: interim (grows while the person speaks) or final (redacted).
-
-    ``start_s`` and ``end_s`` are seconds since the leg's audio began.
-    """
-
-    utterance_id: str
-    speaker: Speaker
-    text: str
-    final: bool
-    start_s: float
-    end_s: float
-
-
-SessionEvent = TurnLogged | TurnResult | TranscriptUpdate
-"""What a conversation tells its listeners; the api layer turns each into a wire frame."""
-
-Listener = Callable[[SessionEvent], Awaitable[None]]
-"""Delivers one event to one connection (or other subscriber) of a conversation."""
+KEEP = 200
+"""Suggestions (and customer turn texts) a conversation keeps for feedback lookups."""
 
 
 @dataclass(slots=True)
@@ -62,11 +23,7 @@ class ConversationSession:
     """A live conversation. Turns are processed one at a time (``lock``) so suggestions go out in
     turn order, and ``customer_seq`` lets a newer customer turn mark an older one stale."""
 
-    conversation_id: str
-    agent_id: str
-    channel: str
-    client: str | None
-    language: str | None
+    info: ConversationInfo
     window: deque[DialogueTurn]
     seen_turn_ids: set[str] = field(default_factory=set)
     customer_seq: int = 0
@@ -74,20 +31,8 @@ class ConversationSession:
     suggestions: OrderedDict[str, Suggestion] = field(default_factory=OrderedDict)
     feedback_given: set[str] = field(default_factory=set)
     turn_texts: OrderedDict[str, str] = field(default_factory=OrderedDict)
-    listeners: set[Listener] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    ended: bool = False
     last_seen: float = field(default_factory=time.monotonic)
-
-    def refresh(
-        self, agent_id: str, channel: str, client: str | None, language: str | None
-    ) -> None:
-        """Take a (re)start's agent and channel (a transfer), and its client and language if set."""
-        self.last_seen = time.monotonic()
-        self.agent_id = agent_id
-        self.channel = channel
-        self.client = client or self.client
-        self.language = language or self.language
 
     def add_turn(self, turn_id: str, speaker: Speaker, text: str) -> int:
         """Append a turn to the window; returns the customer sequence number it belongs to."""
@@ -96,9 +41,10 @@ class ConversationSession:
         self.window.append(DialogueTurn(speaker, text))
         if speaker is Speaker.CUSTOMER:
             self.customer_seq += 1
+            self.turn_texts[turn_id] = text
         return self.customer_seq
 
-    def remember(self, result: TurnResult, keep: int = 200) -> None:
+    def remember(self, result: TurnResult, keep: int = KEEP) -> None:
         """Keep the result for reconnects and its suggestions for feedback lookups (bounded)."""
         self.latest = result
         for suggestion in result.suggestions:
@@ -108,22 +54,18 @@ class ConversationSession:
         while len(self.turn_texts) > keep:
             self.turn_texts.popitem(last=False)
 
-    async def broadcast(self, event: SessionEvent, skip: Listener | None = None) -> None:
-        """Deliver an event to every listener but ``skip`` (its origin); a dead one is dropped."""
-        for listener in list(self.listeners):
-            if listener == skip:  # bound methods are new objects each time: compare by ==
-                continue
-            try:
-                await listener(event)
-            except (RuntimeError, OSError, ConnectionError):
-                self.listeners.discard(listener)
 
+class LocalConversations:
+    """The live conversations of one app and their listeners, by id: both the store and the bus
+    of the port (owned by `AppState` through the service, never a module global).
 
-class SessionRegistry:
-    """The live conversations of one app, by id (owned by `AppState`, never a module global)."""
+    The methods are coroutines for the port's sake; none of them suspends, so each runs as one
+    step of the event loop, as the session methods it wraps always did.
+    """
 
     def __init__(self, window_turns: int, idle_s: float = 4 * 3600) -> None:
         self._sessions: dict[str, ConversationSession] = {}
+        self._listeners: dict[str, set[Listener]] = {}
         self._window = window_turns
         self._idle_s = idle_s
         # Held only while a start is in progress: the entry goes when no one holds the lock.
@@ -133,9 +75,17 @@ class SessionRegistry:
         """Forget conversations nobody touched for ``idle_s`` (their logs stay in the database)."""
         cutoff = time.monotonic() - self._idle_s
         for conversation_id in [
-            cid for cid, s in self._sessions.items() if s.last_seen < cutoff and not s.listeners
+            cid
+            for cid, s in self._sessions.items()
+            if s.last_seen < cutoff and not self._listeners.get(cid)
         ]:
             del self._sessions[conversation_id]
+
+    def _get(self, conversation_id: str) -> ConversationSession:
+        session = self._sessions.get(conversation_id)
+        if session is None:
+            raise NotStartedError(f"conversation {conversation_id} has not been started")
+        return session
 
     def starting(self, conversation_id: str) -> asyncio.Lock:
         """The lock a start of this conversation holds: a second request starting it at the same
@@ -145,50 +95,121 @@ class SessionRegistry:
             lock = self._starts[conversation_id] = asyncio.Lock()
         return lock
 
-    def live(self, conversation_id: str) -> ConversationSession | None:
-        """The registered, not ended session, or None."""
+    def processing(self, conversation_id: str) -> asyncio.Lock:
+        """The session's turn lock (a fresh one once it ended: nothing is left to order)."""
+        session = self._sessions.get(conversation_id)
+        return session.lock if session is not None else asyncio.Lock()
+
+    async def info(self, conversation_id: str) -> ConversationInfo | None:
         self._evict_idle()
         session = self._sessions.get(conversation_id)
-        return session if session is not None and not session.ended else None
+        return session.info if session is not None else None
 
-    def new(
-        self,
-        conversation_id: str,
-        agent_id: str,
-        channel: str,
-        client: str | None,
-        language: str | None,
-    ) -> ConversationSession:
-        """A fresh session, not registered yet: `add` it once its conversation row is committed,
-        so no turn can be accepted for a conversation the log does not hold."""
-        return ConversationSession(
-            conversation_id, agent_id, channel, client, language, deque(maxlen=self._window)
-        )
+    async def open(self, info: ConversationInfo, history: ConversationHistory | None) -> None:
+        session = self._sessions.get(info.conversation_id)
+        if session is None or history is not None:
+            session = ConversationSession(info, deque(maxlen=self._window))
+            if history is not None:
+                _fill(session, history)
+            self._sessions[info.conversation_id] = session
+        session.info = info
+        session.last_seen = time.monotonic()
 
-    def add(self, session: ConversationSession) -> None:
-        """Register a session (it replaces an ended one under the same id)."""
-        self._sessions[session.conversation_id] = session
+    async def seen(self, conversation_id: str, turn_id: str) -> bool:
+        return turn_id in self._get(conversation_id).seen_turn_ids
 
-    def get(self, conversation_id: str) -> ConversationSession:
-        """The started session.
+    async def add_turn(
+        self, conversation_id: str, turn_id: str, speaker: Speaker, text: str
+    ) -> AddedTurn | None:
+        session = self._get(conversation_id)
+        if turn_id in session.seen_turn_ids:
+            return None
+        seq = session.add_turn(turn_id, speaker, text)
+        info = session.info
+        return AddedTurn(seq, tuple(session.window), info.client, info.language)
 
-        Raises:
-            NotStartedError: No ``start`` was received for this conversation.
-        """
+    async def current(self, conversation_id: str, seq: int) -> bool:
         session = self._sessions.get(conversation_id)
-        if session is None or session.ended:
-            raise NotStartedError(f"conversation {conversation_id} has not been started")
-        return session
+        return session is None or session.customer_seq == seq
 
-    def find(self, conversation_id: str) -> ConversationSession | None:
-        """The session if it exists (started or ended), else None."""
-        return self._sessions.get(conversation_id)
-
-    def end(self, conversation_id: str) -> None:
-        """Mark the conversation ended; it is forgotten."""
-        session = self._sessions.pop(conversation_id, None)
+    async def remember(self, conversation_id: str, result: TurnResult) -> None:
+        session = self._sessions.get(conversation_id)
         if session is not None:
-            session.ended = True
+            session.remember(result)
 
-    def __len__(self) -> int:
+    async def latest(self, conversation_id: str) -> TurnResult | None:
+        session = self._sessions.get(conversation_id)
+        return session.latest if session is not None else None
+
+    async def suggestion(self, conversation_id: str, suggestion_id: str) -> Suggestion | None:
+        session = self._sessions.get(conversation_id)
+        return session.suggestions.get(suggestion_id) if session is not None else None
+
+    async def feedback_given(self, conversation_id: str, suggestion_id: str) -> bool:
+        session = self._sessions.get(conversation_id)
+        return session is not None and suggestion_id in session.feedback_given
+
+    async def mark_feedback(self, conversation_id: str, suggestion_id: str) -> bool:
+        session = self._sessions.get(conversation_id)
+        if session is None:
+            return True
+        if suggestion_id in session.feedback_given:
+            return False
+        session.feedback_given.add(suggestion_id)
+        return True
+
+    async def turn_text(self, conversation_id: str, turn_id: str) -> str | None:
+        session = self._sessions.get(conversation_id)
+        return session.turn_texts.get(turn_id) if session is not None else None
+
+    async def end(self, conversation_id: str) -> None:
+        self._sessions.pop(conversation_id, None)
+
+    async def count(self) -> int:
         return len(self._sessions)
+
+    async def ping(self) -> bool | None:
+        return None
+
+    def subscribe(self, conversation_id: str, listener: Listener) -> None:
+        self._listeners.setdefault(conversation_id, set()).add(listener)
+
+    def unsubscribe(self, conversation_id: str, listener: Listener) -> None:
+        listeners = self._listeners.get(conversation_id)
+        if listeners is not None:
+            listeners.discard(listener)
+            if not listeners:
+                del self._listeners[conversation_id]
+
+    def listened(self) -> set[str]:
+        return set(self._listeners)
+
+    async def publish(
+        self, conversation_id: str, event: SessionEvent, skip: Listener | None = None
+    ) -> None:
+        listeners = self._listeners.get(conversation_id)
+        if listeners:
+            await deliver(listeners, event, skip)
+            if not listeners:
+                self._listeners.pop(conversation_id, None)
+
+
+async def deliver(listeners: set[Listener], event: SessionEvent, skip: Listener | None) -> None:
+    """Deliver an event to every listener but ``skip``; one that fails to send is dropped."""
+    for listener in list(listeners):
+        if listener == skip:  # bound methods are new objects each time: compare by ==
+            continue
+        try:
+            await listener(event)
+        except (RuntimeError, OSError, ConnectionError):
+            listeners.discard(listener)
+
+
+def _fill(session: ConversationSession, history: ConversationHistory) -> None:
+    for turn_id, speaker, text in history.turns:
+        session.add_turn(turn_id, speaker, text)
+    for suggestion in history.suggestions:
+        session.suggestions[suggestion.suggestion_id] = suggestion
+    session.feedback_given.update(history.feedback_given)
+    if history.latest is not None:
+        session.remember(history.latest)

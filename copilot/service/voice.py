@@ -11,6 +11,7 @@ from functools import partial
 import anyio.to_thread
 
 from copilot.domain import Speaker
+from copilot.errors import NotStartedError
 from copilot.models.asr import SpeechRecognizer
 from copilot.privacy.redact import Redactor
 from copilot.service.asr_scheduler import AsrScheduler, Priority
@@ -56,7 +57,7 @@ class VoiceService:
             hold_s=settings.asr_min_silence_ms / 1000 + 0.2,
         )
 
-    def open_call(
+    async def open_call(
         self,
         conversation_id: str,
         fmt: AudioFormat,
@@ -73,7 +74,9 @@ class VoiceService:
             AudioFormatError: The format is not supported.
             NotStartedError: The conversation is not live.
         """
-        session = self._assist.registry.get(conversation_id)
+        info = await self._assist.store.info(conversation_id)
+        if info is None:
+            raise NotStartedError(f"conversation {conversation_id} has not been started")
         recorder = None
         if self._settings.keep_audio:
             folder = self._settings.data_dir / "audio"
@@ -84,7 +87,7 @@ class VoiceService:
             conversation_id,
             fmt,
             speakers,
-            language or session.language,
+            language or info.language,
             assist=self._assist,
             scheduler=self.scheduler,
             settings=self._settings,

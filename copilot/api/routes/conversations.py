@@ -51,8 +51,7 @@ async def post_turn(
     agent_id = body.agent_id or principal.agent_id or "webhook"
     principal.check_agent(agent_id)
     await ensure_owner(principal, service, conversation_id)
-    session = service.registry.find(conversation_id)
-    if session is None or session.ended:
+    if not await service.is_live(conversation_id):
         await service.start(conversation_id, agent_id, body.channel, body.client, body.language)
     accepted = await service.turn(conversation_id, body.turn_id, body.speaker, body.text)
     if accepted.result is not None:

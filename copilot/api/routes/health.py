@@ -41,12 +41,15 @@ def _starting(progress: StartProgress | None) -> ReadyOut:
 
 async def _ready(state: AppState) -> ReadyOut:
     database = await ping(state.engine)
+    shared = await state.service.store.ping()
+    redis = None if shared is None else "ok" if shared else "unavailable"
     return ReadyOut(
-        status="ready" if database else "unavailable",
+        status="ready" if database and shared is not False else "unavailable",
         database="ok" if database else "unavailable",
+        redis=redis,
         kb="ok" if state.kb.n_passages else "empty",
         kb_passages=state.kb.n_passages,
-        conversations=len(state.service.registry),
+        conversations=await state.service.store.count(),
         write_backlog=state.writer.depth,
     )
 
