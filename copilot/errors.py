@@ -19,6 +19,7 @@
     ├── InvalidMessageError           a message whose content is refused
     ├── FrameTooLargeError            a message over the size limit
     ├── StorageError                  the log database cannot be reached, migrated or written
+    │   └── SharedStateError          Redis (shared conversation state) cannot be reached or locked
     ├── WriteRejectedError            the log database refused a write for good (dead-lettered)
     ├── UnauthenticatedError          no credentials, or credentials nobody issued
     ├── ForbiddenError                the caller's role or agent may not do this
@@ -106,6 +107,11 @@ class StorageError(CopilotError):
     The message names the database by host and name, and records by id: never a password or any
     conversation text.
     """
+
+
+class SharedStateError(StorageError):
+    """Redis, which holds conversation state shared by replicas, cannot be reached, or a
+    conversation's lock there was not acquired in time (503, retried like a database outage)."""
 
 
 class WriteRejectedError(CopilotError):

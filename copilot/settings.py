@@ -130,6 +130,16 @@ class Settings(BaseSettings):
     # ``postgresql+psycopg://…``); unset means an SQLite file in ``data_dir``.
     database_url: str | None = None
 
+    # Replicas: with ``redis_url`` (``redis://host:6379/0``) conversation state and events live in
+    # Redis, so several processes serve one floor; unset, they live in this process's memory.
+    redis_url: SecretStr | None = None
+    redis_prefix: str = Field(default="copilot", min_length=1, pattern=r"^[^\s{}]+$")
+    """Every Redis key and channel starts with ``<prefix>:``: one Redis can hold several services
+    (and test runs) apart. Conversation keys expire ``session_idle_s`` after their last write."""
+    redis_lock_timeout_s: PositiveFloat = 10.0
+    """A conversation's Redis lock (held while a customer turn's suggestions are made) expires
+    after this: a replica that died holding it delays the conversation's next turn this long."""
+
     # Access: API keys as JSON, e.g. COPILOT_API_KEYS='[{"key": "…", "role": "agent",
     # "agent_id": "ana"}]'. With none, the service refuses to start unless open_access is set.
     api_keys: list[ApiKey] = Field(default_factory=list)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import anyio.to_thread
@@ -14,42 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from copilot.domain import FeedbackAction, Speaker, Suggestion, SuggestionKind
 from copilot.errors import InvalidMessageError, NotStartedError, UnknownSuggestionError
 from copilot.privacy.redact import Redactor
-from copilot.service.conversations import (
-    ConversationBus,
-    ConversationInfo,
-    ConversationStore,
-)
+from copilot.service.conversations import ConversationBus, ConversationInfo, ConversationStore
 from copilot.service.events import Listener, TurnLogged, TurnResult
 from copilot.service.logwriter import LogWriter
 from copilot.service.metrics import ServiceMetrics
+from copilot.service.outcome import TurnAccepted, log_outcome
 from copilot.service.pipeline import TurnPipeline
 from copilot.service.restore import load_history
 from copilot.storage.conversation_repo import ConversationRepo
 from copilot.storage.feedback_repo import FeedbackRepo
-from copilot.storage.records import (
-    ConversationRecord,
-    FeedbackRecord,
-    SuggestionRecord,
-    TurnRecord,
-)
+from copilot.storage.records import ConversationRecord, FeedbackRecord, TurnRecord
 from copilot.storage.turn_log_repo import TurnLogRepo
 from copilot.suggest.memory import Remembered, TeamMemory
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class TurnAccepted:
-    """A turn was logged; ``result`` holds suggestions for a customer turn that is still current.
-
-    ``duplicate`` marks a resent turn id (nothing new was done); ``superseded`` a customer turn that
-    a newer one replaced before its suggestions were ready.
-    """
-
-    turn_id: str
-    result: TurnResult | None = None
-    duplicate: bool = False
-    superseded: bool = False
 
 
 class AssistService:
@@ -168,13 +145,16 @@ class AssistService:
         async def write_turn(s: AsyncSession) -> bool:
             return await TurnLogRepo(s).add_turn(record)
 
-        if not await self._writer.write("turn", write_turn, record):
-            return await self._duplicate(conversation_id, turn_id)
+        written = await self._writer.write("turn", write_turn, record)
         # The dialogue as of this turn comes back with it: an agent turn arriving while this one
-        # waits must not end it. None: the same turn sent twice at once (or to two replicas).
+        # waits must not end it. None: the same turn sent twice at once (or to two replicas), and
+        # the other copy goes on. A turn logged but not in the state (a replica died in between)
+        # joins it now, so the client's resend gets its suggestions.
         added = await store.add_turn(conversation_id, turn_id, speaker, clean)
         if added is None:
             return await self._duplicate(conversation_id, turn_id)
+        if not written:
+            logger.info("turn_rejoined conversation_id=%s turn_id=%s", conversation_id, turn_id)
         self._metrics.turns.labels(speaker.value).inc()
         logged = TurnLogged(turn_id, speaker, clean, record.created_at)
         await self.bus.publish(conversation_id, logged, skip=origin)
@@ -194,7 +174,14 @@ class AssistService:
                 turn_id, outcome.language, outcome.kb_gap, outcome.latency_ms, outcome.suggestions
             )
             # Committed before anyone sees them: feedback on a suggestion always finds its row.
-            await self._log_outcome(conversation_id, outcome.confidence, result)
+            await log_outcome(
+                self._writer,
+                self._metrics,
+                self._clean,
+                conversation_id,
+                outcome.confidence,
+                result,
+            )
             await store.remember(conversation_id, result)
         await self.bus.publish(conversation_id, result)
         return TurnAccepted(turn_id, result)
@@ -203,50 +190,6 @@ class AssistService:
         latest = await self.store.latest(conversation_id)
         return TurnAccepted(
             turn_id, latest if latest and latest.turn_id == turn_id else None, duplicate=True
-        )
-
-    async def _log_outcome(
-        self, conversation_id: str, confidence: float, result: TurnResult
-    ) -> None:
-        now = datetime.now(UTC)
-        records = [
-            SuggestionRecord(
-                s.suggestion_id,
-                conversation_id,
-                result.turn_id,
-                rank,
-                s.kind,
-                self._clean(s.text),
-                s.confidence,
-                s.language,
-                tuple(replace(e, snippet=self._clean(e.snippet)) for e in s.evidence),
-                result.latency_ms,
-                now,
-                s.origin,
-            )
-            for rank, s in enumerate(result.suggestions)
-        ]
-
-        async def write(s: AsyncSession) -> None:
-            repo = TurnLogRepo(s)
-            await repo.update_turn_outcome(
-                conversation_id, result.turn_id, result.language, confidence, result.kb_gap
-            )
-            await repo.add_suggestions(records)
-
-        await self._writer.write("suggestions", write, records)
-        self._metrics.latency.observe(result.latency_ms / 1000)
-        if result.kb_gap:
-            self._metrics.kb_gaps.inc()
-        for suggestion in result.suggestions:
-            self._metrics.suggestions.labels(suggestion.kind.value).inc()
-        logger.info(
-            "turn_handled conversation_id=%s turn_id=%s latency_ms=%.1f n_suggestions=%d kb_gap=%s",
-            conversation_id,
-            result.turn_id,
-            result.latency_ms,
-            len(result.suggestions),
-            result.kb_gap,
         )
 
     async def feedback(
@@ -352,7 +295,3 @@ class AssistService:
             "conversation_end", write, {"conversation_id": conversation_id, "ended_at": at}
         )
         await self.store.end(conversation_id)
-
-    async def is_live(self, conversation_id: str) -> bool:
-        """Whether the conversation is started and not ended (on any replica)."""
-        return await self.store.info(conversation_id) is not None

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -16,6 +17,7 @@ from copilot.models.embedding import Embedder
 from copilot.models.reranker import Reranker
 from copilot.settings import Settings
 from tests.conftest import MANIFEST
+from tests.redis_server import REDIS_URL, fresh_prefix
 
 POSTGRES_ADMIN = os.environ.get(
     "COPILOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -58,6 +60,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+def _conversation_state() -> dict[str, Any]:
+    """With COPILOT_TEST_STATE=redis the services of these tests keep conversations in the test
+    Redis (a prefix per test; keys expire after ``session_idle_s``): the API suite then proves the
+    Redis adapter behaves as the in-process one."""
+    if os.environ.get("COPILOT_TEST_STATE") != "redis":
+        return {}
+    return {"redis_url": REDIS_URL, "redis_prefix": fresh_prefix()}
+
+
 @pytest.fixture
 def service_settings(tmp_path: Path, kb_sources: Path, database_url: str) -> Settings:
     """Settings for a service on the tiny test KB."""
@@ -70,6 +81,7 @@ def service_settings(tmp_path: Path, kb_sources: Path, database_url: str) -> Set
         max_frame_bytes=4096,
         open_access=True,
         _env_file=None,
+        **_conversation_state(),
     )
 
 

@@ -51,7 +51,7 @@ async def post_turn(
     agent_id = body.agent_id or principal.agent_id or "webhook"
     principal.check_agent(agent_id)
     await ensure_owner(principal, service, conversation_id)
-    if not await service.is_live(conversation_id):
+    if await service.store.info(conversation_id) is None:  # not live on any replica
         await service.start(conversation_id, agent_id, body.channel, body.client, body.language)
     accepted = await service.turn(conversation_id, body.turn_id, body.speaker, body.text)
     if accepted.result is not None:
