@@ -28,8 +28,9 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## Debian packages the tests drive for real: Chromium (browser tests), espeak-ng and sox (speech).
-SYSTEM_TOOLS := chromium espeak-ng sox
+## Debian packages the tests drive for real: Chromium (browser tests), espeak-ng and sox (speech),
+## nginx (`nginx -t` of deploy/nginx.conf; benchmarks/scale_out.py's balancer).
+SYSTEM_TOOLS := chromium espeak-ng sox nginx
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
