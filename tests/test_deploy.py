@@ -9,6 +9,7 @@ present; the Dockerfile's model warm-up step runs here as it does in the build.
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -285,6 +286,25 @@ def test_every_copy_source_exists_and_reaches_the_build_context() -> None:
         assert not _ignored(src.removeprefix("./").rstrip("/"), patterns), src
     for kept_out in (".venv", "data", "tests", ".git", "benchmarks/results"):
         assert _ignored(kept_out, patterns), kept_out
+
+
+def test_the_image_build_copies_what_the_wheel_bundles() -> None:
+    """setup.py bundles repository files into the wheel; the build stage must copy each one."""
+    tree = ast.parse((ROOT / "setup.py").read_text(encoding="utf-8"))
+    bundled = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "BUNDLED" for t in node.targets)
+    )
+    build_stage = DOCKERFILE.read_text(encoding="utf-8").split("\nFROM ")[1]
+    copied = {
+        src.removeprefix("./").rstrip("/")
+        for line in re.findall(r"^COPY (?!--from)(.+)$", build_stage, re.MULTILINE)
+        for src in line.split()[:-1]
+    }
+    for name in bundled:
+        assert any(name == c or name.startswith(c + "/") for c in copied), name
 
 
 def test_build_step_assembles_and_loads_every_model_offline(tmp_path: Path) -> None:
