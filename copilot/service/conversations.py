@@ -141,6 +141,10 @@ class ConversationBus(Protocol):
         """The conversations with a listener on this replica."""
         ...
 
+    def connected(self) -> bool | None:
+        """Whether events from other replicas reach this one; None when there are none."""
+        ...
+
     async def publish(
         self, conversation_id: str, event: SessionEvent, skip: Listener | None = None
     ) -> None:

@@ -41,6 +41,7 @@ class RedisBus:
         self._listeners: dict[str, set[Listener]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._ever = False
 
     async def start(self) -> None:
         """Subscribe to the channel (waits until Redis confirmed it) and start reading it.
@@ -79,6 +80,10 @@ class RedisBus:
 
     def listened(self) -> set[str]:
         return set(self._listeners)
+
+    def connected(self) -> bool | None:
+        """Whether the channel is subscribed (while not, this replica misses others' events)."""
+        return self._subscribed.is_set()
 
     async def _deliver(
         self, conversation_id: str, event: SessionEvent, skip: Listener | None
@@ -120,13 +125,15 @@ class RedisBus:
                 async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self.channel)
                     self._subscribed.set()
+                    self._ever = True
                     delay = 0.1
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             await self._receive(message["data"])
             except RedisError as exc:
-                if not self._subscribed.is_set():
+                if not self._ever:
                     raise
+                self._subscribed.clear()
                 logger.warning(
                     "event_channel_lost error=%s retry_s=%.1f", type(exc).__name__, delay
                 )

@@ -184,6 +184,9 @@ class LocalConversations:
     def listened(self) -> set[str]:
         return set(self._listeners)
 
+    def connected(self) -> bool | None:
+        return None
+
     async def publish(
         self, conversation_id: str, event: SessionEvent, skip: Listener | None = None
     ) -> None:

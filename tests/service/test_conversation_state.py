@@ -317,6 +317,7 @@ async def test_events_reach_listeners_on_another_replica(redis: tuple[Redis, str
     elsewhere = RedisBus(client, fresh_prefix())
     for bus in (bus_a, bus_b, elsewhere):
         await bus.start()
+        assert bus.connected()
     try:
         origin, local, remote, stranger = _Heard(), _Heard(), _Heard(), _Heard()
         bus_a.subscribe("c1", origin)
@@ -358,4 +359,5 @@ async def test_without_redis_the_state_stays_in_process(tmp_path: Path) -> None:
         store, bus = await open_conversations(Settings(data_dir=tmp_path, _env_file=None), stack)
     assert isinstance(store, LocalConversations)
     assert bus is store
+    assert bus.connected() is None
     assert await store.ping() is None

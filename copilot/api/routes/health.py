@@ -42,6 +42,8 @@ def _starting(progress: StartProgress | None) -> ReadyOut:
 async def _ready(state: AppState) -> ReadyOut:
     database = await ping(state.engine)
     shared = await state.service.store.ping()
+    if shared and state.service.bus.connected() is False:
+        shared = False  # Redis answers, but this replica would miss the others' events
     redis = None if shared is None else "ok" if shared else "unavailable"
     return ReadyOut(
         status="ready" if database and shared is not False else "unavailable",
@@ -49,7 +51,7 @@ async def _ready(state: AppState) -> ReadyOut:
         redis=redis,
         kb="ok" if state.kb.n_passages else "empty",
         kb_passages=state.kb.n_passages,
-        conversations=await state.service.store.count(),
+        conversations=await state.service.store.count() if shared is not False else None,
         write_backlog=state.writer.depth,
     )
 
