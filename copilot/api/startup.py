@@ -232,7 +232,7 @@ async def start(
         settings,
         anyio.CapacityLimiter(settings.cpu_workers),
     )
-    store, bus = await open_conversations(settings, stack)
+    store, bus = await open_conversations(settings, stack, redactor)
     service = AssistService(
         store,
         bus,

@@ -1,4 +1,5 @@
-"""The Lua scripts that update a conversation's Redis state atomically (`redis_store`).
+"""The Lua scripts that update a conversation's Redis state atomically (`redis_store`), and the
+transaction that writes a conversation rebuilt from the logs.
 
 Every script takes the conversation's keys in `redis_store._PARTS` order (KEYS[1] meta ... KEYS[8]
 feedback) then the live set (KEYS[9]), and ARGV[1] the expiry in ms, ARGV[2] the time now (s),
@@ -7,6 +8,15 @@ started, ended or expired) answers -1 and is not recreated.
 """
 
 from __future__ import annotations
+
+import json
+
+from redis.asyncio.client import Pipeline
+
+from copilot.domain import Speaker
+from copilot.service.conversations import ConversationHistory
+from copilot.service.events import result_to_json, suggestion_to_json
+from copilot.service.session import KEEP
 
 _TOUCH_ALL = """
 for i = 1, 8 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
@@ -91,3 +101,30 @@ SCRIPTS = {
     "touch": TOUCH,
 }
 """Each script by the name `redis_store` runs it under."""
+
+
+def queue_history(tx: Pipeline, keys: list[str], history: ConversationHistory, window: int) -> None:
+    """Queue the commands that write a logged conversation's state (after its keys were deleted)."""
+    meta, seen, window_key, texts, texts_order, sugg, sugg_order, feedback, _ = keys
+    customers = [(t, x) for t, s, x in history.turns if s is Speaker.CUSTOMER][-KEEP:]
+    tx.hset(meta, "seq", sum(1 for _, s, _ in history.turns if s is Speaker.CUSTOMER))
+    if history.turns:
+        tx.sadd(seen, *(t for t, _, _ in history.turns))
+        items = [json.dumps([s.value, x], ensure_ascii=False) for _, s, x in history.turns]
+        tx.rpush(window_key, *items[-window:])
+    if customers:
+        tx.hset(texts, mapping=dict(customers))
+        tx.rpush(texts_order, *(t for t, _ in customers))
+    kept = history.suggestions[-KEEP:]
+    if kept:
+        tx.hset(
+            sugg,
+            mapping={
+                s.suggestion_id: json.dumps(suggestion_to_json(s), ensure_ascii=False) for s in kept
+            },
+        )
+        tx.rpush(sugg_order, *(s.suggestion_id for s in kept))
+    if history.feedback_given:
+        tx.sadd(feedback, *history.feedback_given)
+    if history.latest is not None:
+        tx.hset(meta, "latest", json.dumps(result_to_json(history.latest), ensure_ascii=False))

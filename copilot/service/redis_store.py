@@ -24,14 +24,15 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from dataclasses import replace
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import LockError, RedisError
 
 from copilot.domain import DialogueTurn, Speaker, Suggestion
 from copilot.errors import NotStartedError, SharedStateError
+from copilot.privacy.redact import Redactor
 from copilot.service.conversations import AddedTurn, ConversationHistory, ConversationInfo
 from copilot.service.events import (
     TurnResult,
@@ -40,7 +41,7 @@ from copilot.service.events import (
     suggestion_from_json,
     suggestion_to_json,
 )
-from copilot.service.redis_scripts import SCRIPTS
+from copilot.service.redis_scripts import SCRIPTS, queue_history
 from copilot.service.session import KEEP
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class RedisConversations:
         window_turns: Turns the dialogue window keeps.
         idle_s: Seconds after its last write that a conversation's keys expire.
         lock_timeout_s: Seconds after which a conversation lock held by a dead replica expires.
+        redactor: Masks personal data in the suggestions kept (turn texts come redacted), as in
+            the log: Redis keeps what it holds on disk.
     """
 
     def __init__(
@@ -66,8 +69,10 @@ class RedisConversations:
         window_turns: int,
         idle_s: float,
         lock_timeout_s: float,
+        redactor: Redactor,
     ) -> None:
         self._redis = client
+        self._redactor = redactor
         self._prefix = prefix
         self._window = window_turns
         self._ttl_ms = max(1, round(idle_s * 1000))
@@ -163,7 +168,7 @@ class RedisConversations:
                     tx.delete(*keys[:-1])
                     tx.hset(meta, mapping={"seq": 0})
                 if history is not None:
-                    _fill(tx, keys, history, self._window)
+                    queue_history(tx, keys, history, self._window)
                 tx.hset(meta, "info", body)
                 for key in keys[:-1]:
                     tx.pexpire(key, self._ttl_ms)
@@ -199,7 +204,13 @@ class RedisConversations:
             now = await self._redis.hget(meta, "seq")
         return now is None or int(now) == seq
 
+    def _clean(self, s: Suggestion) -> Suggestion:
+        clean = self._redactor.redact
+        snippets = tuple(replace(e, snippet=clean(e.snippet).text) for e in s.evidence)
+        return replace(s, text=clean(s.text).text, evidence=snippets)
+
     async def remember(self, conversation_id: str, result: TurnResult) -> None:
+        result = replace(result, suggestions=tuple(self._clean(s) for s in result.suggestions))
         pairs: list[str] = []
         for s in result.suggestions:
             pairs += [s.suggestion_id, json.dumps(suggestion_to_json(s), ensure_ascii=False)]
@@ -264,30 +275,3 @@ class RedisConversations:
 def _info(conversation_id: str, raw: str) -> ConversationInfo:
     agent_id, channel, client, language = json.loads(raw)
     return ConversationInfo(conversation_id, agent_id, channel, client, language)
-
-
-def _fill(tx: Pipeline, keys: list[str], history: ConversationHistory, window: int) -> None:
-    """Queue the commands that write a logged conversation's state (after its keys were deleted)."""
-    meta, seen, window_key, texts, texts_order, sugg, sugg_order, feedback, _ = keys
-    customers = [(t, x) for t, s, x in history.turns if s is Speaker.CUSTOMER][-KEEP:]
-    tx.hset(meta, "seq", sum(1 for _, s, _ in history.turns if s is Speaker.CUSTOMER))
-    if history.turns:
-        tx.sadd(seen, *(t for t, _, _ in history.turns))
-        items = [json.dumps([s.value, x], ensure_ascii=False) for _, s, x in history.turns]
-        tx.rpush(window_key, *items[-window:])
-    if customers:
-        tx.hset(texts, mapping=dict(customers))
-        tx.rpush(texts_order, *(t for t, _ in customers))
-    kept = history.suggestions[-KEEP:]
-    if kept:
-        tx.hset(
-            sugg,
-            mapping={
-                s.suggestion_id: json.dumps(suggestion_to_json(s), ensure_ascii=False) for s in kept
-            },
-        )
-        tx.rpush(sugg_order, *(s.suggestion_id for s in kept))
-    if history.feedback_given:
-        tx.sadd(feedback, *history.feedback_given)
-    if history.latest is not None:
-        tx.hset(meta, "latest", json.dumps(result_to_json(history.latest), ensure_ascii=False))

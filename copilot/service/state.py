@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from copilot.errors import CopilotError, SharedStateError
+from copilot.privacy.redact import Redactor
 from copilot.service.conversations import ConversationBus, ConversationStore
 from copilot.service.redis_bus import RedisBus
 from copilot.service.redis_store import RedisConversations
@@ -24,9 +25,11 @@ _KEEP_ALIVE_MAX_S = 60.0
 
 
 async def open_conversations(
-    settings: Settings, stack: AsyncExitStack
+    settings: Settings, stack: AsyncExitStack, redactor: Redactor
 ) -> tuple[ConversationStore, ConversationBus]:
     """The conversation store and bus the service uses; their teardown goes on ``stack``.
+
+    ``redactor`` masks the suggestions Redis keeps (process memory keeps them as sent).
 
     Raises:
         SharedStateError: Redis is configured but does not answer.
@@ -51,6 +54,7 @@ async def open_conversations(
         settings.dialogue_turns * 2,
         settings.session_idle_s,
         settings.redis_lock_timeout_s,
+        redactor,
     )
     bus = RedisBus(client, settings.redis_prefix)
     await bus.start()

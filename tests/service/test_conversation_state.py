@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from redis.asyncio import Redis
 
 from copilot.domain import DialogueTurn, Evidence, Speaker, Suggestion, SuggestionKind
 from copilot.errors import NotStartedError, SharedStateError
+from copilot.privacy.redact import Redactor
 from copilot.service.conversations import (
     ConversationBus,
     ConversationHistory,
@@ -63,7 +65,9 @@ def replica(redis: tuple[Redis, str]) -> Replica:
     client, prefix = redis
 
     def make(lock_timeout_s: float = 5.0, prefix_: str | None = None) -> RedisConversations:
-        return RedisConversations(client, prefix_ or prefix, WINDOW, IDLE_S, lock_timeout_s)
+        return RedisConversations(
+            client, prefix_ or prefix, WINDOW, IDLE_S, lock_timeout_s, Redactor()
+        )
 
     return make
 
@@ -351,13 +355,44 @@ async def test_a_redis_that_does_not_answer_fails_the_start(tmp_path: Path) -> N
     )
     async with AsyncExitStack() as stack:
         with pytest.raises(SharedStateError, match="redis does not answer"):
-            await open_conversations(settings, stack)
+            await open_conversations(settings, stack, Redactor())
 
 
 async def test_without_redis_the_state_stays_in_process(tmp_path: Path) -> None:
     async with AsyncExitStack() as stack:
-        store, bus = await open_conversations(Settings(data_dir=tmp_path, _env_file=None), stack)
+        store, bus = await open_conversations(
+            Settings(data_dir=tmp_path, _env_file=None), stack, Redactor()
+        )
     assert isinstance(store, LocalConversations)
     assert bus is store
     assert bus.connected() is None
     assert await store.ping() is None
+
+
+async def test_redis_keeps_suggestions_redacted(replica: Replica, redis: tuple[Redis, str]) -> None:
+    client, _ = redis
+    store = replica()
+    await store.open(INFO, None)
+    await store.add_turn("c1", "t1", Speaker.CUSTOMER, "mi correo es [EMAIL]")
+    leaky = replace(
+        _suggestion("s1"),
+        text="Le escribimos a ana.perez@example.com",
+        evidence=(replace(_suggestion("s1").evidence[0], snippet="tarjeta 4111 1111 1111 1111"),),
+    )
+    await store.remember("c1", TurnResult("t1", "es", False, 1.0, (leaky,)))
+    kept = await store.suggestion("c1", "s1")
+    assert kept is not None
+    assert kept.text == "Le escribimos a [EMAIL]"
+    stored = [str(v) for key in store.keys("c1")[:-1] for v in await _values(client, key)]
+    assert not [v for v in stored if "ana.perez" in v or "4111" in v], stored
+
+
+async def _values(client: Redis, key: str) -> list[object]:
+    kind = await client.type(key)
+    if kind == "hash":
+        return list((await client.hgetall(key)).values())
+    if kind == "list":
+        return list(await client.lrange(key, 0, -1))
+    if kind == "set":
+        return list(await client.smembers(key))
+    return []
