@@ -31,7 +31,7 @@ from copilot.service.session import LocalConversations
 from copilot.service.state import open_conversations
 from copilot.settings import Settings
 from tests.processes import free_port
-from tests.redis_server import client_or_skip, drop_prefix, fresh_prefix
+from tests.redis_server import REDIS_URL, client_or_skip, drop_prefix, fresh_prefix
 
 pytestmark = pytest.mark.anyio
 
@@ -396,3 +396,25 @@ async def _values(client: Redis, key: str) -> list[object]:
     if kind == "set":
         return list(await client.smembers(key))
     return []
+
+
+async def test_idle_conversations_expire_but_not_those_a_panel_listens_to(
+    tmp_path: Path, redis: tuple[Redis, str]
+) -> None:
+    _, prefix = redis
+    settings = Settings(
+        data_dir=tmp_path,
+        redis_url=REDIS_URL,
+        redis_prefix=prefix,
+        session_idle_s=1.0,
+        _env_file=None,
+    )
+    async with AsyncExitStack() as stack:
+        store, bus = await open_conversations(settings, stack, Redactor())
+        for cid in ("watched", "idle"):
+            await store.open(ConversationInfo(cid, "ana", "chat", None, None), None)
+        bus.subscribe("watched", _Heard())
+        await asyncio.sleep(2.0)
+        assert await store.info("idle") is None
+        assert await store.info("watched") is not None
+        assert await store.count() == 1
