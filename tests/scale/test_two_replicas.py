@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -285,3 +286,28 @@ def test_a_replica_killed_mid_conversation_loses_nothing_acknowledged(
     assert set(acked) <= set(turns), (acked, turns)
     assert turns == sorted(set(turns)), turns  # each once
     assert turns[-2:] == ["t4", "t5"]
+
+
+def test_a_newer_turn_on_a_supersedes_the_pending_one_on_b(
+    replicas: tuple[Replica, Replica], prefix: str
+) -> None:
+    a, b = replicas
+    # Another replica holds the conversation's turn lock: both turns join the dialogue, then wait.
+    held = redis.Redis.from_url(REDIS_URL)
+    lock = f"{prefix}:conv:{{c-race}}:lock"
+    with a.ws("c-race") as panel, ThreadPoolExecutor(2) as pool:
+        assert _start(panel)["detail"] == "started"
+        assert held.set(lock, "another-replica", px=30_000)
+        older = pool.submit(b.post, "c-race", "turns", _turn("t1", "hola"))
+        assert _until(panel, "turn", "t1")
+        newer = pool.submit(a.post, "c-race", "turns", _turn("t2"))
+        assert _until(panel, "turn", "t2")
+        held.delete(lock)
+        assert older.result(60) == {"type": "ack", "ref": "t1", "detail": "superseded"}
+        answer = newer.result(60)
+        assert answer["type"] == "suggestions", answer
+        assert _until(panel, "suggestions", "t2") == answer
+    held.close()
+    log = _logged(b, "c-race")
+    assert [t["turn_id"] for t in log["turns"]] == ["t1", "t2"]
+    assert {s["turn_id"] for s in log["suggestions"]} == {"t2"}
