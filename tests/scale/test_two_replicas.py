@@ -1,6 +1,6 @@
 """Two real ``copilot serve`` replicas on one PostgreSQL database, one Redis prefix and one KB
-folder: a panel on either replica follows turns posted to the other, idempotency and feedback hold
-across them, and a replica killed with SIGKILL loses nothing acknowledged."""
+folder: a panel on either replica follows turns posted to the other, idempotency, feedback and
+supersession hold across them, and a replica killed with SIGKILL loses nothing acknowledged."""
 
 from __future__ import annotations
 
