@@ -162,12 +162,15 @@ async def compare(args: argparse.Namespace, console: Console) -> Metrics:
         await wait_ready(peer)
         for name, server in (("service", service), ("peer", peer)):
             idle_s = await _until_idle(server)
-            await _measure(server, Load(WARMUP[0], 500.0), WARMUP[1], args, f"warm-{name}")
+            await _measure(server, Load(WARMUP[0], 500.0), WARMUP[1], args, "warm")
             servers[name] = {"startup_s": server.startup_s, "idle_wait_s": idle_s}
         console.print(f"service ready in {service.startup_s:.0f} s, peer in {peer.startup_s:.0f} s")
         for load in loads:
             for name, server in (("service", service), ("peer", peer)):
-                r = await _measure(server, load, turns, args, f"{name}-{load.conversations}")
+                # One tag for both: the same scripts and start delays for the service and the peer.
+                r = await _measure(
+                    server, load, turns, args, f"{load.conversations}-{load.think_ms:g}"
+                )
                 results[name].append(r)
                 console.print(
                     f"{name} {load.label}: p50 {fmt_ms(r['latency_ms']['p50'])} / p95 "
