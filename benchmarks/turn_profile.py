@@ -28,6 +28,7 @@ import asyncio
 import cProfile
 import io
 import logging
+import os
 import pstats
 import shutil
 import sys
@@ -44,7 +45,16 @@ from load_server import wait_background_warm
 from provenance import git_commit, git_dirty, hardware, write_result
 from rich.console import Console
 from rich.table import Table
-from turn_stages import JSON_STAGE, STAGES, Driver, StageClock, ThreadProfiles, install, timed
+from turn_stages import (
+    EMBEDDING,
+    JSON_STAGE,
+    STAGES,
+    Driver,
+    StageClock,
+    ThreadProfiles,
+    install,
+    timed,
+)
 
 from copilot.api.app import create_app
 from copilot.logconfig import configure_logging
@@ -54,6 +64,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 CASES = ROOT / "knowledge_base" / "eval" / "cases.jsonl"
 LOG_LINES_STAGE = "logging: log lines (JSON, scrubbed)"
+THREAD_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_NUM_THREADS")
 OTHER = "other (state, events, metrics, event loop, thread hand-offs)"
 
 
@@ -100,6 +111,13 @@ def breakdown(clock: StageClock, cpu: list[float], wall: list[float]) -> list[di
         }
         for name in names
     ]
+    if clock.calls[EMBEDDING]:
+        rows[names.index(EMBEDDING)]["texts_per_call"] = (
+            clock.texts[EMBEDDING] / clock.calls[EMBEDDING]
+        )
+        rows[names.index(EMBEDDING)]["chars_per_text"] = (
+            clock.chars[EMBEDDING] / clock.texts[EMBEDDING] if clock.texts[EMBEDDING] else None
+        )
     other_cpu = total - sum(clock.cpu.values())
     other_wall = sum(wall) - sum(clock.wall.values())
     rows.append(
@@ -215,6 +233,13 @@ def render(out: dict[str, Any], console: Console) -> None:
             "-" if calls is None else f"{calls:.2f}",
         )
     console.print(table)
+    embedding = next(r for r in out["stages"] if r["stage"] == EMBEDDING)
+    if "texts_per_call" in embedding:
+        console.print(
+            f"embedding: {embedding['texts_per_call']:.2f} texts per call (the turn, and the "
+            f"dialogue context when it adds anything), {embedding['chars_per_text']:.0f} "
+            "characters per text"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -249,6 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "versions": versions(),
         "parameters": {
             "turns": args.turns,
+            "thread_env_at_start": {k: os.environ.get(k) for k in THREAD_ENV},
             "warmup_turns": args.warmup_turns,
             "profile_turns": args.profile_turns,
             "turns_per_conversation": args.turns_per_conversation,

