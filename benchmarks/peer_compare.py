@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from load_clients import LevelStats, pct  # sibling modules: scripts run from here
 from load_report import fmt_ms, versions
 from provenance import git_commit, git_dirty, write_result
@@ -163,7 +164,9 @@ async def compare(args: argparse.Namespace, console: Console) -> Metrics:
         for name, server in (("service", service), ("peer", peer)):
             idle_s = await _until_idle(server)
             await _measure(server, Load(WARMUP[0], 500.0), WARMUP[1], args, "warm")
-            servers[name] = {"startup_s": server.startup_s, "idle_wait_s": idle_s}
+            async with httpx.AsyncClient(base_url=server.url, timeout=10.0) as http:
+                ready = (await http.get("/readyz")).json()
+            servers[name] = {"startup_s": server.startup_s, "idle_wait_s": idle_s, "readyz": ready}
         console.print(f"service ready in {service.startup_s:.0f} s, peer in {peer.startup_s:.0f} s")
         for load in loads:
             for name, server in (("service", service), ("peer", peer)):
