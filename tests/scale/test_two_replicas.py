@@ -1,6 +1,7 @@
 """Two real ``copilot serve`` replicas on one PostgreSQL database, one Redis prefix and one KB
 folder: a panel on either replica follows turns posted to the other, idempotency, feedback and
-supersession hold across them, and a replica killed with SIGKILL loses nothing acknowledged."""
+supersession hold across them, a replica killed with SIGKILL loses nothing acknowledged, and a
+document `copilot kb add` commits is found by both without a failed search."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import pytest
 import redis
 from websockets.sync.client import ClientConnection, connect
 
+from tests.api.test_kb_follow import NEW_DOC, NEW_MARKDOWN, _found, _hammer
 from tests.conftest import MANIFEST
 from tests.processes import free_port, interrupt
 from tests.redis_server import REDIS_URL, fresh_prefix
@@ -311,3 +313,44 @@ def test_a_newer_turn_on_a_supersedes_the_pending_one_on_b(
     log = _logged(b, "c-race")
     assert [t["turn_id"] for t in log["turns"]] == ["t1", "t2"]
     assert {s["turn_id"] for s in log["suggestions"]} == {"t2"}
+
+
+def test_a_document_the_cli_adds_is_found_by_both_replicas_without_a_failed_search(
+    replicas: tuple[Replica, Replica], tmp_path: Path
+) -> None:
+    stop = threading.Event()
+    statuses: list[int] = []
+    errors: list[str] = []
+    hammers = [
+        threading.Thread(target=_hammer, args=(r.url, stop, statuses, errors)) for r in replicas
+    ]
+    for hammer in hammers:
+        hammer.start()
+    cli = [sys.executable, "-m", "copilot", "--data-dir", str(tmp_path / "data")]
+    try:
+        new_file = tmp_path / "new" / f"{NEW_DOC}.md"
+        new_file.parent.mkdir()
+        new_file.write_text(NEW_MARKDOWN, encoding="utf-8")
+        added = subprocess.run(
+            [*cli, "kb", "add", str(new_file)],
+            cwd=REPO,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "COPILOT_MODELS_MANIFEST": str(MANIFEST)},
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert added.returncode == 0, added.stderr
+        deadline = time.monotonic() + 10
+        pending = set(replicas)
+        while pending and time.monotonic() < deadline:
+            pending = {r for r in pending if not _found(r.url)}
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for hammer in hammers:
+            hammer.join(timeout=30)
+    assert not pending, "\n".join(r.text() for r in pending)
+    assert errors == []
+    assert statuses
+    assert set(statuses) == {200}
