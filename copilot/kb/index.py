@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import faiss
@@ -32,6 +33,9 @@ class IndexManifest:
     generation: int
     n_vectors: int
     kind: str
+    sha256: str = ""
+    """Of the index file, set by `FaissIndex.save`: a reader that meets a torn pair (another
+    process replacing both files) or a damaged file refuses it. Empty in older manifests."""
 
 
 class FaissIndex:
@@ -148,7 +152,9 @@ class FaissIndex:
         so the index is rebuilt from stored vectors on the next load rather than trusted.
         """
         folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write(folder / INDEX_FILE, faiss.serialize_index(self._index).tobytes())
+        data = faiss.serialize_index(self._index).tobytes()
+        manifest = replace(manifest, sha256=hashlib.sha256(data).hexdigest())
+        _atomic_write(folder / INDEX_FILE, data)
         _atomic_write(folder / MANIFEST_FILE, json.dumps(asdict(manifest), indent=2).encode())
 
     @classmethod
@@ -156,14 +162,17 @@ class FaissIndex:
         """Read a saved index, or None when there is none yet.
 
         Raises:
-            IndexCorruptError: The files exist but cannot be read.
+            IndexCorruptError: The files exist but cannot be read, or the index is not the one
+                its manifest describes.
         """
         if not (folder / MANIFEST_FILE).exists() or not (folder / INDEX_FILE).exists():
             return None
         try:
             manifest = IndexManifest(**json.loads((folder / MANIFEST_FILE).read_text()))
-            data = np.frombuffer((folder / INDEX_FILE).read_bytes(), dtype=np.uint8)
-            index = faiss.deserialize_index(data)
+            raw = (folder / INDEX_FILE).read_bytes()
+            if manifest.sha256 and hashlib.sha256(raw).hexdigest() != manifest.sha256:
+                raise ValueError("index file does not match its manifest's checksum")
+            index = faiss.deserialize_index(np.frombuffer(raw, dtype=np.uint8))
         except (ValueError, TypeError, RuntimeError) as exc:
             raise IndexCorruptError(f"cannot read index in {folder}: {exc}") from exc
         return cls(index, manifest.dim, manifest.kind, nprobe), manifest

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from copilot.errors import IndexManifestMismatchError
+from copilot.errors import IndexCorruptError, IndexManifestMismatchError
 from copilot.kb.chunk import CHUNKER_VERSION
 from copilot.kb.index import FaissIndex, IndexManifest
 from copilot.kb.store import KbStore
@@ -105,7 +105,11 @@ def load_index(store: KbStore, folder: Path, info: BuildInfo, settings: Settings
     A crash between a store commit and the index save leaves an older manifest generation, so the
     index is rebuilt here rather than trusted.
     """
-    loaded = FaissIndex.load(folder, settings.ivf_nprobe)
+    try:
+        loaded = FaissIndex.load(folder, settings.ivf_nprobe)
+    except IndexCorruptError as exc:  # the store holds every vector: rebuild rather than fail
+        logger.warning("index_unreadable rebuilding_from_store=true error=%s", exc)
+        loaded = None
     generation = store.generation()
     if loaded is not None:
         index, manifest = loaded
@@ -126,7 +130,10 @@ def saved_index_at(
     commit, so until the save lands the reader keeps what it has rather than rebuilding (and
     writing) the index itself.
     """
-    loaded = FaissIndex.load(folder, settings.ivf_nprobe)
+    try:
+        loaded = FaissIndex.load(folder, settings.ivf_nprobe)
+    except IndexCorruptError:  # met the writer mid-save: the next poll reads the finished pair
+        return None
     if loaded is None:
         return None
     index, manifest = loaded
