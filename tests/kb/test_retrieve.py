@@ -8,7 +8,8 @@ import pytest
 from copilot.domain import DialogueTurn, DocumentInfo, SearchFilters, Speaker
 from copilot.kb import KnowledgeBase
 from copilot.kb.chunk import passage_text
-from copilot.kb.retrieve import PassageTable, RetrievalMode, _convex, _rrf
+from copilot.kb.fusion import convex, rrf
+from copilot.kb.retrieve import PassageTable, RetrievalMode
 from copilot.models.embedding import Embedder
 from tests.conftest import long_text
 
@@ -18,7 +19,7 @@ def _info(doc_id: str, client: str, language: str, tags: tuple[str, ...]) -> Doc
 
 
 def test_convex_fusion_weighs_cosine_and_bm25_and_floors_missing_cosines() -> None:
-    fused = _convex({1: 0.9, 2: 0.5}, {2: 1.0, 3: 0.5}, lexical_weight=0.2)
+    fused = convex({1: 0.9, 2: 0.5}, {2: 1.0, 3: 0.5}, lexical_weight=0.2)
     assert fused[1] == pytest.approx(0.72)
     assert fused[2] == pytest.approx(0.6)
     assert fused[3] == pytest.approx(0.8 * 0.5 + 0.2 * 0.5)  # cosine floor is the weakest seen
@@ -28,14 +29,14 @@ def test_weak_keyword_match_does_not_outrank_a_strong_cosine() -> None:
     """Why scores are fused, not ranks: rank alone ignores how weak a match is."""
     dense = {10: 0.90, 11: 0.89, 12: 0.88, 13: 0.87}
     lexical = {13: 0.05}  # the only lexical hit, a barely matching same-language passage
-    convex = _convex(dense, lexical, 0.1)
-    rrf = _rrf(dense, lexical, 60)
-    assert max(convex, key=lambda cid: convex[cid]) == 10
-    assert max(rrf, key=lambda cid: rrf[cid]) == 13
+    by_score = convex(dense, lexical, 0.1)
+    by_rank = rrf(dense, lexical, 60)
+    assert max(by_score, key=lambda cid: by_score[cid]) == 10
+    assert max(by_rank, key=lambda cid: by_rank[cid]) == 13
 
 
 def test_rrf_scores_one_for_first_in_both_lists() -> None:
-    fused = _rrf({1: 0.9, 2: 0.1}, {1: 3.0}, rrf_k=60)
+    fused = rrf({1: 0.9, 2: 0.1}, {1: 3.0}, rrf_k=60)
     assert fused[1] == pytest.approx(1.0)
     assert fused[2] == pytest.approx(61 / (2 * 62))
 
