@@ -55,6 +55,41 @@ Listener = Callable[[SessionEvent], Awaitable[None]]
 """Delivers one event to one connection (or other subscriber) of a conversation."""
 
 
+class Listeners:
+    """This replica's listeners, by conversation: what both bus adapters deliver to."""
+
+    def __init__(self) -> None:
+        self._by_conversation: dict[str, set[Listener]] = {}
+
+    def add(self, conversation_id: str, listener: Listener) -> None:
+        self._by_conversation.setdefault(conversation_id, set()).add(listener)
+
+    def discard(self, conversation_id: str, listener: Listener) -> None:
+        """Stop delivering to ``listener`` (no error when it was not listening)."""
+        listeners = self._by_conversation.get(conversation_id)
+        if listeners is not None:
+            listeners.discard(listener)
+            if not listeners:
+                del self._by_conversation[conversation_id]
+
+    def conversations(self) -> set[str]:
+        """The conversations with a listener here."""
+        return set(self._by_conversation)
+
+    async def deliver(
+        self, conversation_id: str, event: SessionEvent, skip: Listener | None = None
+    ) -> None:
+        """Deliver to every listener of the conversation but ``skip`` (its origin); one that fails
+        to send is dropped."""
+        for listener in list(self._by_conversation.get(conversation_id, ())):
+            if listener == skip:  # bound methods are new objects each time: compare by ==
+                continue
+            try:
+                await listener(event)
+            except (RuntimeError, OSError, ConnectionError):
+                self.discard(conversation_id, listener)
+
+
 def suggestion_to_json(s: Suggestion) -> dict[str, Any]:
     """A suggestion as plain JSON values (evidence included)."""
     return {

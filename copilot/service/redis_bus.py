@@ -17,8 +17,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from copilot.errors import SharedStateError
-from copilot.service.events import Listener, SessionEvent, event_from_json, event_to_json
-from copilot.service.session import deliver
+from copilot.service.events import (
+    Listener,
+    Listeners,
+    SessionEvent,
+    event_from_json,
+    event_to_json,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +43,7 @@ class RedisBus:
         self.channel = f"{prefix}:events"
         self.replica = secrets.token_hex(6)
         """Tags what this replica publishes, so its reader skips its own events."""
-        self._listeners: dict[str, set[Listener]] = {}
+        self._listeners = Listeners()
         self._reader: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._ever = False
@@ -69,30 +74,17 @@ class RedisBus:
                 await self._reader
 
     def subscribe(self, conversation_id: str, listener: Listener) -> None:
-        self._listeners.setdefault(conversation_id, set()).add(listener)
+        self._listeners.add(conversation_id, listener)
 
     def unsubscribe(self, conversation_id: str, listener: Listener) -> None:
-        listeners = self._listeners.get(conversation_id)
-        if listeners is not None:
-            listeners.discard(listener)
-            if not listeners:
-                del self._listeners[conversation_id]
+        self._listeners.discard(conversation_id, listener)
 
     def listened(self) -> set[str]:
-        return set(self._listeners)
+        return self._listeners.conversations()
 
     def connected(self) -> bool | None:
         """Whether the channel is subscribed (while not, this replica misses others' events)."""
         return self._subscribed.is_set()
-
-    async def _deliver(
-        self, conversation_id: str, event: SessionEvent, skip: Listener | None
-    ) -> None:
-        listeners = self._listeners.get(conversation_id)
-        if listeners:
-            await deliver(listeners, event, skip)
-            if not listeners:
-                self._listeners.pop(conversation_id, None)
 
     async def publish(
         self, conversation_id: str, event: SessionEvent, skip: Listener | None = None
@@ -103,7 +95,7 @@ class RedisBus:
         failed publish is logged, not raised: panels elsewhere miss one event, and get the
         latest suggestions again when they reconnect.
         """
-        await self._deliver(conversation_id, event, skip)
+        await self._listeners.deliver(conversation_id, event, skip)
         message = json.dumps(
             {"r": self.replica, "c": conversation_id, "e": event_to_json(event)},
             ensure_ascii=False,
@@ -151,8 +143,8 @@ class RedisBus:
             logger.warning("event_unreadable channel=%s", self.channel)
             return
         # The reader's top level, like a socket's receive loop: one listener failing in a way
-        # `deliver` does not expect must not stop this replica hearing the others.
+        # `Listeners.deliver` does not expect must not stop this replica hearing the others.
         try:
-            await self._deliver(conversation_id, event, None)
+            await self._listeners.deliver(conversation_id, event)
         except Exception:
             logger.exception("event_delivery_failed conversation_id=%s", conversation_id)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from copilot.domain import DialogueTurn, Speaker, Suggestion
 from copilot.errors import NotStartedError
 from copilot.service.conversations import AddedTurn, ConversationHistory, ConversationInfo
-from copilot.service.events import Listener, SessionEvent, TurnResult
+from copilot.service.events import Listener, Listeners, SessionEvent, TurnResult
 
 KEEP = 200
 """Suggestions (and customer turn texts) a conversation keeps for feedback lookups."""
@@ -65,7 +65,7 @@ class LocalConversations:
 
     def __init__(self, window_turns: int, idle_s: float = 4 * 3600) -> None:
         self._sessions: dict[str, ConversationSession] = {}
-        self._listeners: dict[str, set[Listener]] = {}
+        self._listeners = Listeners()
         self._window = window_turns
         self._idle_s = idle_s
         # Held only while a start is in progress: the entry goes when no one holds the lock.
@@ -74,10 +74,9 @@ class LocalConversations:
     def _evict_idle(self) -> None:
         """Forget conversations nobody touched for ``idle_s`` (their logs stay in the database)."""
         cutoff = time.monotonic() - self._idle_s
+        listened = self._listeners.conversations()
         for conversation_id in [
-            cid
-            for cid, s in self._sessions.items()
-            if s.last_seen < cutoff and not self._listeners.get(cid)
+            cid for cid, s in self._sessions.items() if s.last_seen < cutoff and cid not in listened
         ]:
             del self._sessions[conversation_id]
 
@@ -172,17 +171,13 @@ class LocalConversations:
         return None
 
     def subscribe(self, conversation_id: str, listener: Listener) -> None:
-        self._listeners.setdefault(conversation_id, set()).add(listener)
+        self._listeners.add(conversation_id, listener)
 
     def unsubscribe(self, conversation_id: str, listener: Listener) -> None:
-        listeners = self._listeners.get(conversation_id)
-        if listeners is not None:
-            listeners.discard(listener)
-            if not listeners:
-                del self._listeners[conversation_id]
+        self._listeners.discard(conversation_id, listener)
 
     def listened(self) -> set[str]:
-        return set(self._listeners)
+        return self._listeners.conversations()
 
     def connected(self) -> bool | None:
         return None
@@ -190,22 +185,7 @@ class LocalConversations:
     async def publish(
         self, conversation_id: str, event: SessionEvent, skip: Listener | None = None
     ) -> None:
-        listeners = self._listeners.get(conversation_id)
-        if listeners:
-            await deliver(listeners, event, skip)
-            if not listeners:
-                self._listeners.pop(conversation_id, None)
-
-
-async def deliver(listeners: set[Listener], event: SessionEvent, skip: Listener | None) -> None:
-    """Deliver an event to every listener but ``skip``; one that fails to send is dropped."""
-    for listener in list(listeners):
-        if listener == skip:  # bound methods are new objects each time: compare by ==
-            continue
-        try:
-            await listener(event)
-        except (RuntimeError, OSError, ConnectionError):
-            listeners.discard(listener)
+        await self._listeners.deliver(conversation_id, event, skip)
 
 
 def _fill(session: ConversationSession, history: ConversationHistory) -> None:

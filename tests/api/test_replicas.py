@@ -5,8 +5,7 @@ conversation resumes on B after A is gone."""
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,33 +15,14 @@ from pydantic import SecretStr
 from starlette.testclient import WebSocketTestSession
 
 from copilot.api.app import create_app
-from copilot.models.embedding import Embedder, Vectors
+from copilot.models.embedding import Embedder
 from copilot.models.reranker import Reranker
 from copilot.settings import Settings
+from tests.gates import HeldEmbedder
 from tests.redis_server import REDIS_URL, client_or_skip, drop_prefix, fresh_prefix
 
 QUESTION = "me robaron la tarjeta oro, ¿qué hago?"
 HELD = "quiero saber el saldo de mi tarjeta de regalo"
-
-
-class _Held:
-    """The real embedder; a query holding `HELD` waits for ``release`` (a slow turn on B)."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.name, self.dim = inner.name, inner.dim
-        self.release = threading.Event()
-        self._inner = inner
-
-    def embed_queries(self, texts: Sequence[str]) -> Vectors:
-        if any(HELD in text for text in texts):
-            assert self.release.wait(30)
-        return self._inner.embed_queries(texts)
-
-    def embed_passages(self, texts: Sequence[str]) -> Vectors:
-        return self._inner.embed_passages(texts)
-
-    def query_pieces(self, text: str) -> list[str]:
-        return self._inner.query_pieces(text)
 
 
 async def _reachable_or_skip() -> None:
@@ -66,7 +46,7 @@ def replica_settings(service_settings: Settings) -> Iterator[Settings]:
     asyncio.run(drop())
 
 
-def _app(settings: Settings, e5: Embedder | _Held, reranker: Reranker) -> TestClient:
+def _app(settings: Settings, e5: Embedder | HeldEmbedder, reranker: Reranker) -> TestClient:
     return TestClient(create_app(settings, embedder=e5, reranker=reranker))
 
 
@@ -145,7 +125,7 @@ def test_a_conversation_started_on_a_resumes_on_b_with_its_latest_suggestions(
 def test_a_newer_turn_on_a_supersedes_the_pending_one_on_b(
     replica_settings: Settings, e5: Embedder, use_reranker: Reranker
 ) -> None:
-    held = _Held(e5)
+    held = HeldEmbedder(e5, HELD)
     with (
         _app(replica_settings, e5, use_reranker) as a,
         _app(replica_settings, held, use_reranker) as b,

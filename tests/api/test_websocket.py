@@ -8,6 +8,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
+from copilot.api.app import create_app
+from copilot.models.embedding import Embedder
+from copilot.models.reranker import Reranker
+from copilot.settings import Settings
+from tests.gates import HeldEmbedder
+
 CARD = "4111 1111 1111 1111"
 EMAIL = "ana.perez@example.com"
 
@@ -178,11 +184,26 @@ def test_reconnect_resumes_without_losing_or_duplicating(client: TestClient) -> 
     assert len(log["feedback"]) == 1
 
 
-def test_newer_customer_turn_supersedes_the_pending_one(client: TestClient) -> None:
-    with client.websocket_connect("/v1/conversations/c-fast/stream") as ws:
+def test_newer_customer_turn_supersedes_the_pending_one(
+    service_settings: Settings, e5: Embedder, use_reranker: Reranker
+) -> None:
+    first = "hola, quiero saber el saldo de mi tarjeta de regalo"
+    held = HeldEmbedder(e5, first)  # t1 is still being answered when t2 joins the dialogue
+    app = create_app(service_settings, embedder=held, reranker=use_reranker)
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/v1/conversations/c-fast/stream") as ws,
+    ):
         _start(ws)
-        for turn_id, text in [("t1", "hola"), ("t2", "me robaron la tarjeta oro, ¿qué hago?")]:
+        for turn_id, text in [("t1", first), ("t2", "me robaron la tarjeta oro, ¿qué hago?")]:
             ws.send_json({"type": "turn", "turn_id": turn_id, "speaker": "customer", "text": text})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            logged = client.get("/v1/conversations/c-fast").json()["turns"]
+            if [t["turn_id"] for t in logged] == ["t1", "t2"]:
+                break
+            time.sleep(0.05)
+        held.release.set()
         replies = [ws.receive_json(), ws.receive_json()]
     assert {"type": "ack", "ref": "t1", "detail": "superseded"} in replies
     suggestions = [r for r in replies if r["type"] == "suggestions"]
