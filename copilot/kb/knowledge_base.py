@@ -370,7 +370,11 @@ class KnowledgeBase:
         vocabulary = self._snapshot().vocabulary
         turns = [DialogueTurn(Speaker.CUSTOMER, query)] if isinstance(query, str) else query
         return build_query(
-            turns, vocabulary, self.settings.dialogue_turns, self.settings.context_turns
+            turns,
+            vocabulary,
+            self.settings.dialogue_turns,
+            self.settings.context_turns,
+            self.settings.subject_turns,
         )
 
     def search(

@@ -37,6 +37,8 @@ class RetrievalQuery:
         boosts: Documents about those entities, with a weight in (0, 1]: an entity carried by one
             document (a product) weighs 1, a topic tag shared by four documents 0.25, so a specific
             name outweighs a generic one.
+        recent: The turn and the ones before it, most recent first, where the retriever looks for
+            a subject named in the KB's titles (`TitleSubjects.mentioned`).
     """
 
     text: str
@@ -44,6 +46,7 @@ class RetrievalQuery:
     context: str = ""
     entities: tuple[str, ...] = ()
     boosts: Mapping[str, float] = field(default_factory=dict)
+    recent: tuple[str, ...] = ()
 
     @property
     def follow_up(self) -> bool:
@@ -126,6 +129,7 @@ def build_query(
     vocabulary: EntityVocabulary,
     max_turns: int = 4,
     context_turns: int = 4,
+    subject_turns: int = 8,
 ) -> RetrievalQuery:
     """Build the retrieval query from the last customer turn and the recent context.
 
@@ -140,6 +144,8 @@ def build_query(
         vocabulary: The KB's entity names.
         max_turns: How many turns before the last customer turn are searched for entities.
         context_turns: How many turns, the last customer turn included, form the dense context.
+        subject_turns: How many turns, the last customer turn included, are searched for a
+            subject named in the KB's titles.
 
     Returns:
         The query; its text is empty when there is no turn.
@@ -172,4 +178,7 @@ def build_query(
         context=context,
         entities=tuple(vocabulary.label(k) for k in active),
         boosts=boosts,
+        recent=tuple(
+            t.text for t in reversed(turns[max(0, last_idx + 1 - subject_turns) : last_idx + 1])
+        ),
     )

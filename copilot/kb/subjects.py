@@ -6,13 +6,16 @@ dialogue, which finds the subject but also drags in facts the earlier turns aske
 the best hit's subject, the hits are reordered by what the turn itself asks as well.
 
 A subject is the most distinctive word of a title (the one the fewest titles carry), when at most
-``max_docs`` titles carry it; no title format is assumed.
+``max_docs`` titles carry it; no title format is assumed. A follow-up whose dialogue named a
+subject last (often in the agent's words, turns ago) has that subject's documents lifted
+(`TitleSubjects.mentioned`).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+
+from wordfreq import zipf_frequency
 
 from copilot.domain import DocumentInfo
 from copilot.textnorm import fold
@@ -30,22 +33,48 @@ def _words(title: str) -> set[str]:
 class TitleSubjects:
     """Which documents share a subject with a given one (built once per KB snapshot)."""
 
-    def __init__(self, documents: Iterable[DocumentInfo], max_docs: int) -> None:
+    def __init__(
+        self, documents: Iterable[DocumentInfo], max_docs: int, name_zipf: float = 3.5
+    ) -> None:
+        documents = list(documents)
         words = {d.doc_id: _words(d.title) for d in documents}
-        carried = Counter(w for ws in words.values() for w in ws)
-        subjects: dict[str, set[str]] = {}
+        carriers: dict[str, set[str]] = {}
+        for doc_id, ws in words.items():
+            for w in ws:
+                carriers.setdefault(w, set()).add(doc_id)
         self._subject: dict[str, str] = {}
         for doc_id, ws in words.items():
-            shared = sorted(w for w in ws if carried[w] >= 2)
+            shared = sorted(w for w in ws if len(carriers[w]) >= 2)
             if shared:
-                rarest = min(shared, key=lambda w: carried[w])
-                if carried[rarest] <= max_docs:
+                rarest = min(shared, key=lambda w: len(carriers[w]))
+                if len(carriers[rarest]) <= max_docs:
                     self._subject[doc_id] = rarest
-                    subjects[rarest] = set()
-        for doc_id, ws in words.items():
-            for w in ws & subjects.keys():
-                subjects[w].add(doc_id)
-        self._docs = {w: frozenset(d) for w, d in subjects.items()}
+        self._docs = {w: frozenset(carriers[w]) for w in set(self._subject.values())}
+        # A subject's names: the title words carried by exactly its documents ("warkworth" and
+        # "inn" for the Warkworth Inn's titles) that are rare in everyday language.
+        by_docs = {docs: w for w, docs in self._docs.items()}
+        languages = {d.doc_id: d.language or "en" for d in documents}
+        self._names = {
+            w: by_docs[docs]
+            for w, ds in carriers.items()
+            if (docs := frozenset(ds)) in by_docs
+            and all(zipf_frequency(w, languages[d]) < name_zipf for d in docs)
+        }
+
+    def mentioned(self, texts: Iterable[str]) -> frozenset[str]:
+        """The documents about the subjects named in the first of ``texts`` that names any.
+
+        ``texts`` run most recent first, so the subject last named wins; empty when none is.
+        A subject is named by a word that only its titles carry and that is rarer than
+        ``name_zipf`` in everyday use of each of its documents' languages (wordfreq's Zipf scale,
+        where 3 is once per million words). Ordinary words are subjects too when a title has
+        nothing rarer ("entrance", "great", "tell"), and a turn using them names nothing.
+        """
+        for text in texts:
+            named = {self._names[w] for w in _words(text) if w in self._names}
+            if named:
+                return frozenset().union(*(self._docs[s] for s in named))
+        return frozenset()
 
     def group(self, doc_id: str) -> frozenset[str]:
         """The documents sharing this document's subject (itself included); empty without one."""

@@ -94,3 +94,49 @@ def test_a_follow_up_gets_the_fact_it_asks_about_the_place_named_turns_ago(
         )
     finally:
         before.close()
+
+
+def test_the_subject_named_last_is_found_and_ordinary_words_name_none() -> None:
+    places = (*PLACES, "Great Lodge")
+    docs = [
+        _doc(f"{_slug(p)}:{f}", f"{p} (hotel) - FAQ: {q}")
+        for p in places
+        for f, (q, _) in FACTS.items()
+    ]
+    subjects = TitleSubjects(docs, max_docs=5)
+    recent = ["And their phone?", "Cityroomz has wifi; Acorn Guest House too.", "Bridge Lodge?"]
+    assert subjects.mentioned(recent) == {
+        f"{_slug(p)}:{f}" for p in ("Cityroomz", "Acorn Guest House") for f in FACTS
+    }
+    # "great" is the Great Lodge titles' subject, but an everyday word: it names nothing.
+    assert subjects.group("great-lodge:phone") == {f"great-lodge:{f}" for f in FACTS}
+    assert subjects.mentioned(["Great, thanks. And their phone?"]) == frozenset()
+
+
+def test_a_place_named_beyond_the_dense_context_still_answers_the_follow_up(
+    hotels_kb: KnowledgeBase, e5: Embedder, detector: LanguageDetector
+) -> None:
+    said = [
+        "I need a guesthouse in the north.",
+        "Warkworth Inn is in the north and has free parking.",
+        "Fine, I'd like to book it for two nights.",
+        "Which day would you like to arrive?",
+        "On Friday, for two people.",
+        "Booked, your reference is XK12. Anything else?",
+        "What is their phone number?",
+    ]
+    dialogue = [
+        DialogueTurn(Speaker.CUSTOMER if i % 2 == 0 else Speaker.AGENT, text)
+        for i, text in enumerate(said)
+    ]
+    assert hotels_kb.settings.context_turns < len(said) - 1 <= hotels_kb.settings.subject_turns
+    hits = hotels_kb.search(dialogue, k=3, mode=RetrievalMode.DENSE)
+    # "inn" is as rare among the titles as "warkworth", but an everyday word: the name is found
+    # through "warkworth", which only the same titles carry.
+    assert hits[0].doc_id == "warkworth-inn:phone", [h.doc_id for h in hits]
+    plain = hotels_kb.settings.model_copy(update={"subject_mention_boost": 0.0})
+    before = KnowledgeBase.open(plain, embedder=e5, reranker=None, language_detector=detector)
+    try:  # the dialogue's last four turns do not name the place: another's phone wins
+        assert before.search(dialogue, k=1, mode=RetrievalMode.DENSE)[0].doc_id != hits[0].doc_id
+    finally:
+        before.close()
