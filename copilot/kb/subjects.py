@@ -13,6 +13,7 @@ subject last (often in the agent's words, turns ago) has that subject's document
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 
 from wordfreq import zipf_frequency
@@ -22,6 +23,15 @@ from copilot.textnorm import fold
 
 SubjectKey = Callable[[str], float]
 """A document's score for the reordering (higher first)."""
+
+
+def _everyday(word: str, language: str) -> float:
+    """How common ``word`` is in ``language`` (wordfreq's Zipf scale); infinite for a language
+    wordfreq has no list for, so that such a KB's words name nothing rather than everything."""
+    try:
+        return float(zipf_frequency(word, language.split("-")[0].lower()))
+    except LookupError:
+        return math.inf
 
 
 def _words(title: str) -> set[str]:
@@ -58,7 +68,7 @@ class TitleSubjects:
             w: by_docs[docs]
             for w, ds in carriers.items()
             if (docs := frozenset(ds)) in by_docs
-            and all(zipf_frequency(w, languages[d]) < name_zipf for d in docs)
+            and all(_everyday(w, languages[d]) < name_zipf for d in docs)
         }
 
     def mentioned(self, texts: Iterable[str]) -> frozenset[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,11 @@ def test_the_subject_named_last_is_found_and_ordinary_words_name_none() -> None:
     # "great" is the Great Lodge titles' subject, but an everyday word: it names nothing.
     assert subjects.group("great-lodge:phone") == {f"great-lodge:{f}" for f in FACTS}
     assert subjects.mentioned(["Great, thanks. And their phone?"]) == frozenset()
+    # A language wordfreq has no list for: nothing can be told a name, so nothing is named.
+    unknown = [replace(d, language="xx") for d in docs]
+    assert TitleSubjects(unknown, max_docs=5).mentioned(recent) == frozenset()
+    regional = [replace(d, language="en-GB") for d in docs]
+    assert TitleSubjects(regional, max_docs=5).mentioned(recent) == subjects.mentioned(recent)
 
 
 def test_a_place_named_beyond_the_dense_context_still_answers_the_follow_up(
