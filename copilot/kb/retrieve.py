@@ -115,7 +115,7 @@ class Retriever:
             TitleSubjects(table.docs.values(), params.subject_max_docs, params.subject_name_zipf),
             dense,
             chunks,
-            lambda cid: table.doc_ids[self._row[cid]],
+            self._doc_id,
             1 - params.lexical_weight,
             params.subject_turn_weight,
             params.subject_mention_boost,
@@ -181,7 +181,7 @@ class Retriever:
             fused = convex(dense, lexical, p.lexical_weight)
         if query.boosts:
             for cid in fused:
-                weight = query.boosts.get(self._table.doc_ids[self._row[cid]], 0.0)
+                weight = query.boosts.get(self._doc_id(cid), 0.0)
                 fused[cid] += p.entity_boost * weight
         elif query.follow_up and tv is not None:
             self._follow_up.lift_named(query.recent, qv, fused, dense, allowed)
@@ -233,11 +233,14 @@ class Retriever:
         seen: set[str] = set()
         out: list[tuple[int, float]] = []
         for cid, score in sorted(fused.items(), key=lambda x: -x[1]):
-            doc_id = self._table.doc_ids[self._row[cid]]
+            doc_id = self._doc_id(cid)
             if doc_id not in seen:
                 seen.add(doc_id)
                 out.append((cid, score))
         return out
+
+    def _doc_id(self, cid: int) -> str:
+        return self._table.doc_ids[self._row[cid]]
 
     def _passage(self, cid: int) -> str:
         row = self._row[cid]

@@ -68,7 +68,7 @@ class TitleSubjects:
             w: by_docs[docs]
             for w, ds in carriers.items()
             if (docs := frozenset(ds)) in by_docs
-            and all(_everyday(w, languages[d]) < name_zipf for d in docs)
+            and all(_everyday(w, lang) < name_zipf for lang in {languages[d] for d in docs})
         }
 
     def mentioned(self, texts: Iterable[str]) -> frozenset[str]:
