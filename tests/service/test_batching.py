@@ -37,6 +37,13 @@ def _until_queued(requests: queue.Queue[Any], n: int) -> None:
     _until(lambda: requests.qsize() == n, f"{n} requests queued")
 
 
+def _same_vectors(got: Vectors, expected: Vectors) -> None:
+    """Row by row the same vectors, to the noise of the texts they were batched with (the onnx
+    runtime quantises a run's activations with one scale: cosine 0.998 or more seen)."""
+    assert got.shape == expected.shape
+    assert np.min(np.sum(got * expected, axis=1)) > 0.995
+
+
 def test_concurrent_queries_share_batches_and_get_their_own_vectors(e5: Embedder) -> None:
     expected = e5.embed_queries(QUERIES)
     batcher = MicroBatchEmbedder(e5, max_batch=8, max_wait_ms=20)
@@ -45,7 +52,9 @@ def test_concurrent_queries_share_batches_and_get_their_own_vectors(e5: Embedder
             rows = list(pool.map(lambda q: batcher.embed_queries([q])[0], QUERIES))
     finally:
         batcher.close()
-    np.testing.assert_allclose(np.vstack(rows), expected, atol=1e-5)
+    # Each caller gets its own query's vector (the nearest other query is at cosine 0.974).
+    _same_vectors(np.vstack(rows), expected)
+    assert list((np.vstack(rows) @ expected.T).argmax(axis=1)) == list(range(len(QUERIES)))
     assert batcher.texts == len(QUERIES)
     assert batcher.batches < len(QUERIES)
 
@@ -86,7 +95,7 @@ def test_no_call_exceeds_the_window_and_long_pieces_are_embedded_alone(e5: Embed
     finally:
         batcher.close()
     for g, x in zip(got, expected, strict=True):
-        np.testing.assert_allclose(g, x, atol=1e-5)
+        _same_vectors(g, x)
     pieces = set(e5.query_pieces(LONG) + e5.query_pieces("hola buenas " + LONG))
     assert len(pieces) == 3  # the turn's head and tail, the context's head (its tail is shared)
     handed = [t for call in recording.calls for t in call]
@@ -125,4 +134,4 @@ def test_after_each_batch_of_short_queries_one_piece_of_a_long_one(e5: Embedder)
             gate.set()
         batcher.close()
     assert recording.calls == [["s0"], [head], ["s1", "s2"], [tail], ["s3"]]
-    np.testing.assert_allclose(results[1], e5.embed_queries([LONG]), atol=1e-5)
+    _same_vectors(results[1], e5.embed_queries([LONG]))
