@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
 import numpy as np
@@ -67,6 +67,10 @@ class RetrievalParams:
         return cls(**{name: getattr(settings, name) for name in names})
 
 
+_FILTER_MEMO = 64
+"""Distinct filters whose chunk ids a table keeps (the service filters by client: a few)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PassageTable:
     """Every indexed passage, row-aligned, with its document's metadata for filtering and hits."""
@@ -76,11 +80,21 @@ class PassageTable:
     sections: Sequence[str]
     texts: Sequence[str]
     docs: dict[str, DocumentInfo]
+    _memo: dict[SearchFilters, NDArray[np.int64]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def allowed(self, filters: SearchFilters) -> NDArray[np.int64] | None:
-        """Chunk ids that pass the filters, or None when there are no filters."""
+        """Chunk ids that pass the filters, or None when there are no filters.
+
+        Kept per filters: the table never changes, and working them out walks every passage
+        (about 10 ms a turn at 100k passages, where the index search itself takes under 1 ms).
+        """
         if filters.is_empty:
             return None
+        known = self._memo.get(filters)
+        if known is not None:
+            return known
         wanted_tags = set(filters.tags)
         ok_docs = {
             d.doc_id
@@ -91,6 +105,9 @@ class PassageTable:
         }
         mask = np.fromiter((d in ok_docs for d in self.doc_ids), dtype=bool, count=len(self.ids))
         allowed: NDArray[np.int64] = self.ids[mask]
+        if len(self._memo) >= _FILTER_MEMO:
+            self._memo.clear()
+        self._memo[filters] = allowed
         return allowed
 
 

@@ -9,6 +9,7 @@ from copilot.domain import DialogueTurn, DocumentInfo, SearchFilters, Speaker
 from copilot.kb import KnowledgeBase
 from copilot.kb.chunk import passage_text
 from copilot.kb.fusion import convex, rrf
+from copilot.kb.lexical import LexicalIndex
 from copilot.kb.retrieve import PassageTable, RetrievalMode
 from copilot.models.embedding import Embedder
 from tests.conftest import long_text
@@ -120,3 +121,33 @@ def test_bm25_sits_out_a_follow_up_whose_words_name_no_subject(filled_kb: Knowle
     single = filled_kb.query_for("how long will the outage in the north region last?")
     assert not single.follow_up
     assert any(h.lexical > 0 for h in filled_kb.search(single, k=3, mode=RetrievalMode.HYBRID))
+
+
+def test_filtered_chunk_ids_are_worked_out_once_per_filter() -> None:
+    docs = {"a": _info("a", "bank", "es", ()), "b": _info("b", "retail", "es", ())}
+    table = PassageTable(np.array([3, 4, 9], np.int64), ["a", "b", "a"], [""] * 3, [""] * 3, docs)
+    bank = table.allowed(SearchFilters(client="bank"))
+    assert bank is not None
+    assert bank.tolist() == [3, 9]
+    assert table.allowed(SearchFilters(client="bank")) is bank
+    assert table.allowed(SearchFilters(client="retail")).tolist() == [4]  # type: ignore[union-attr]
+
+
+def test_bm25_top_k_among_allowed_chunks_is_the_full_ranking_cut() -> None:
+    """The k best by partial selection are the first k of sorting every score, ties by row."""
+    rng = np.random.default_rng(3)
+    words = ["tarjeta", "bloqueo", "envío", "pedido", "clave", "cuenta", "saldo", "plazo"]
+    texts = [" ".join(rng.choice(words, size=6)) for _ in range(300)]
+    ids = rng.permutation(np.arange(1000, 1300)).astype(np.int64)  # not in row order
+    index = LexicalIndex(ids, texts)
+    allowed = np.sort(rng.choice(ids, size=120, replace=False))
+    full_scores, full_ids = index.search("tarjeta bloqueo saldo", 300)
+    for k in (1, 5, 50, 299, 400):
+        scores, found = index.search("tarjeta bloqueo saldo", k)
+        assert found.tolist() == full_ids[:k].tolist()
+        assert np.array_equal(scores, full_scores[:k])
+        scores, found = index.search("tarjeta bloqueo saldo", k, allowed)
+        inside = [(s, c) for s, c in zip(full_scores, full_ids, strict=True) if c in set(allowed)]
+        assert found.tolist() == [c for _, c in inside[:k]]
+    assert index.search("tarjeta", 5, np.array([7, 8], np.int64))[1].tolist() == []  # unknown ids
+    assert index.search("tarjeta", 0)[1].tolist() == []
