@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 from provenance import git_commit, git_dirty, hardware, write_result  # sibling module
 
+from copilot.models.embedding import Embedder
 from copilot.models.registry import embedder_from_settings
 from copilot.settings import Settings
 from copilot.suggest.sentences import plain_sentences
@@ -72,9 +73,8 @@ def separation(
     return {"auroc": auroc, **best}
 
 
-def measure(folder: Path, settings: Settings) -> dict[str, Any]:
+def measure(folder: Path, embedder: Embedder) -> dict[str, Any]:
     """Every score of one set."""
-    embedder = embedder_from_settings(settings)
     kb = [json.loads(line) for line in (folder / "kb.jsonl").open()]
     cases = [json.loads(line) for line in (folder / "cases.jsonl").open()]
     passages = embedder.embed_passages([f"{p['title']}\n{p['text']}" for p in kb])
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args(argv)
     started = datetime.now(UTC)
-    settings = Settings()
+    embedder = embedder_from_settings(Settings())
     folders = [
         f
         for f in sorted(args.sets.iterdir())
@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "dirty": git_dirty(),
         "hardware": hardware(),
         "max_recall_cost": MAX_COST,
-        "sets": {f.name: measure(f, settings) for f in folders},
+        "sets": {f.name: measure(f, embedder) for f in folders},
     }
     path = write_result(args.out, "abstention_separability", started, report)
     for name, result in report["sets"].items():
