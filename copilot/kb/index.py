@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -20,6 +21,9 @@ logger = logging.getLogger(__name__)
 
 INDEX_FILE = "faiss.index"
 MANIFEST_FILE = "manifest.json"
+_MAX_SELECTORS = 64
+"""Search filters kept per index, as many as `PassageTable` keeps filters."""
+_ID_HASHTABLE: int = faiss.DirectMap.Hashtable  # type: ignore[attr-defined]  # not in faiss's stubs
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +46,8 @@ class FaissIndex:
     """Inner-product search over unit vectors (so scores are cosines), keyed by chunk id.
 
     ``kind`` is ``"flat"`` (exact) or ``"ivf"`` (approximate; inverted lists keep removal cheap,
-    unlike HNSW).
+    unlike HNSW). An IVF index keeps a map from chunk id to its stored vector, so `cosines` reads
+    the chosen chunks' vectors rather than scanning every list.
     """
 
     def __init__(self, index: faiss.Index, dim: int, kind: str, nprobe: int = 16) -> None:
@@ -50,6 +55,12 @@ class FaissIndex:
         self.dim = dim
         self.kind = kind
         self._nprobe = nprobe
+        if kind == "ivf":
+            ivf = faiss.extract_index_ivf(index)
+            if ivf.direct_map.type != _ID_HASHTABLE:
+                ivf.set_direct_map_type(_ID_HASHTABLE)
+        self._selectors: dict[int, tuple[NDArray[np.int64], faiss.IDSelector]] = {}
+        self._selectors_lock = threading.Lock()
 
     @classmethod
     def build(
@@ -96,7 +107,10 @@ class FaissIndex:
     def remove(self, ids: NDArray[np.int64]) -> None:
         """Remove the vectors of these chunk ids (unknown ids are ignored)."""
         if len(ids):
-            self._index.remove_ids(faiss.IDSelectorBatch(ids.astype(np.int64)))
+            ids = np.ascontiguousarray(ids, np.int64)
+            # The IVF id map can only drop ids listed one by one.
+            select = faiss.IDSelectorArray if self.kind == "ivf" else faiss.IDSelectorBatch
+            self._index.remove_ids(select(ids))
 
     def search(
         self, query: NDArray[np.float32], k: int, allowed: NDArray[np.int64] | None = None
@@ -120,30 +134,53 @@ class FaissIndex:
         else:
             params = faiss.SearchParameters()
         if allowed is not None:
-            params.sel = faiss.IDSelectorBatch(allowed)
+            params.sel = self._selector(allowed)
         scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 
+    def _selector(self, allowed: NDArray[np.int64]) -> faiss.IDSelector:
+        """The search filter for ``allowed``, built once per array.
+
+        The passage table hands out one array per metadata filter (`PassageTable.allowed`), and
+        building a selector walks it: 2 ms a search for a client's 33k passages of 100k. The
+        entry keeps its array alive, so the array's ``id`` cannot be reused while cached.
+        """
+        key = id(allowed)
+        with self._selectors_lock:
+            cached = self._selectors.get(key)
+            if cached is not None and cached[0] is allowed:
+                return cached[1]
+            selector = faiss.IDSelectorBatch(allowed)
+            if len(self._selectors) >= _MAX_SELECTORS:
+                del self._selectors[next(iter(self._selectors))]
+            self._selectors[key] = (allowed, selector)
+            return selector
+
     def cosines(self, query: NDArray[np.float32], ids: NDArray[np.int64]) -> dict[int, float]:
         """Cosines of one unit query with these chunks (ids not in the index are left out).
 
-        An IVF index scans every list here: a normal search probes only the lists near the query
-        and could miss chunks that another query found.
+        Reads the chunks' stored vectors: an IVF search probes only the lists near the query and
+        could miss chunks that another query found, and probing every list scans the whole KB.
         """
         if not len(ids):
             return {}
-        params: faiss.SearchParameters
-        if self.kind == "ivf":
-            params = faiss.SearchParametersIVF()
-            params.nprobe = int(faiss.extract_index_ivf(self._index).nlist)
-        else:
-            params = faiss.SearchParameters()
-        params.sel = faiss.IDSelectorBatch(ids)
-        query_row = query.reshape(1, -1).astype(np.float32)
-        scores, found = self._index.search(query_row, len(ids), params=params)
-        keep = found[0] >= 0
-        return dict(zip(found[0][keep].tolist(), scores[0][keep].tolist(), strict=True))
+        ids = np.ascontiguousarray(ids, np.int64)
+        try:
+            vectors = self._index.reconstruct_batch(ids)
+        except RuntimeError:  # some id is not indexed: read the others one by one
+            kept, rows = [], []
+            for cid in ids.tolist():
+                try:
+                    rows.append(self._index.reconstruct(cid))
+                except RuntimeError:
+                    continue
+                kept.append(cid)
+            if not kept:
+                return {}
+            ids, vectors = np.asarray(kept, np.int64), np.stack(rows)
+        scores = vectors @ query.astype(np.float32)
+        return dict(zip(ids.tolist(), scores.tolist(), strict=True))
 
     def save(self, folder: Path, manifest: IndexManifest) -> None:
         """Write index then manifest, each through a temporary file and an atomic rename.
