@@ -196,7 +196,9 @@ async def start(
     if rerank is None and settings.use_reranker:
         rerank = await anyio.to_thread.run_sync(reranker_from_settings, settings)
     batcher = (
-        MicroBatchEmbedder(base, settings.micro_batch_max, settings.micro_batch_wait_ms)
+        MicroBatchEmbedder(
+            base, settings.micro_batch_max, settings.micro_batch_wait_ms, settings.cpu_workers
+        )
         if settings.micro_batching
         else None
     )

@@ -7,7 +7,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -54,11 +54,13 @@ class _Request:
 class MicroBatchEmbedder:
     """An `Embedder` whose query calls from many threads are merged into small batches.
 
-    Embedding one short query costs nearly as much as embedding several: the model's per-call
-    overhead dominates. A worker thread takes the first waiting request, gathers whatever else
-    is queued or arrives within ``max_wait_ms`` (up to ``max_batch`` texts), embeds them in one
-    call and hands each caller its rows. With no wait, batches form by themselves under load:
-    what queued while one batch ran is the next. Passages (ingest) go straight through.
+    Worker threads (``workers``, one per core) each take the first waiting request, gather
+    whatever else is queued or arrives within ``max_wait_ms`` (up to ``max_batch`` texts), embed
+    them in one call and hand each caller its rows. With no wait, batches form by themselves under
+    load: what queued while a batch ran is the next. One worker capped the service at one core:
+    the onnx runtime reads a query on one thread (two threads gave the same CPU per text, parallel
+    calls half the wall time), so under load queries queued behind it while the other core idled.
+    Passages (ingest) go straight through.
 
     A text longer than the inner embedder's window is read in pieces (`Embedder.query_pieces`),
     and those are never merged with other texts: each runs alone, one after each batch of short
@@ -67,20 +69,20 @@ class MicroBatchEmbedder:
     starve a long one.
     """
 
-    def __init__(self, inner: Embedder, max_batch: int = 16, max_wait_ms: float = 0.0) -> None:
+    def __init__(
+        self, inner: Embedder, max_batch: int = 16, max_wait_ms: float = 0.0, workers: int = 1
+    ) -> None:
         self.name = inner.name
         self.dim = inner.dim
         self._inner = inner
-        self._max_batch = max_batch
-        self._max_wait = max_wait_ms / 1000
         self._queue: queue.Queue[_Request | None] = queue.Queue()
-        self._short: deque[_Request] = deque()  # worker thread only
-        self._long: deque[_Request] = deque()
-        self._stopping = False
-        self._worker = threading.Thread(target=self._run, name="embed-batcher", daemon=True)
-        self._worker.start()
+        self._counts = threading.Lock()
         self.batches = 0
         self.texts = 0
+        self._workers = [
+            _Worker(self._queue, self._embed, max_batch, max_wait_ms / 1000, f"embed-batcher-{i}")
+            for i in range(max(1, workers))
+        ]
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         """See `Embedder.embed_queries`; blocks until every piece of these texts is embedded."""
@@ -100,24 +102,62 @@ class MicroBatchEmbedder:
         return self._inner.query_pieces(text)
 
     def close(self) -> None:
-        """Stop the worker after the requests already queued."""
-        self._queue.put(None)
-        self._worker.join(timeout=5)
+        """Stop the workers after the requests already queued."""
+        for _ in self._workers:
+            self._queue.put(None)
+        for worker in self._workers:
+            worker.thread.join(timeout=5)
 
-    def _admit(self, request: _Request | None) -> None:
+    def _embed(self, texts: list[str]) -> Vectors:
+        vectors = self._inner.embed_queries(texts)
+        with self._counts:
+            self.batches += 1
+            self.texts += len(texts)
+        return vectors
+
+
+class _Worker:
+    """One embedding thread of a `MicroBatchEmbedder`: the requests it took from the shared
+    queue, in the batches and turns described there."""
+
+    def __init__(
+        self,
+        requests: queue.Queue[_Request | None],
+        embed: Callable[[list[str]], Vectors],
+        max_batch: int,
+        max_wait: float,
+        name: str,
+    ) -> None:
+        self._queue = requests
+        self._embed = embed
+        self._max_batch = max_batch
+        self._max_wait = max_wait
+        self._short: deque[_Request] = deque()
+        self._long: deque[_Request] = deque()
+        self._stopping = False
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def _admit(self, request: _Request | None) -> bool:
+        """Take a request; False at a stop mark this worker cannot use (another worker's)."""
         if request is None:
+            if self._stopping:
+                self._queue.put(None)  # one mark per worker: hand this one on
+                return False
             self._stopping = True
-            return
+            return True
         if request.short:
             self._short.append(request)
         if request.long:
             self._long.append(request)
+        return True
 
     def _drain(self) -> None:
         """Admit every request queued now, without waiting."""
         while True:
             try:
-                self._admit(self._queue.get_nowait())
+                if not self._admit(self._queue.get_nowait()):
+                    return
             except queue.Empty:
                 return
 
@@ -139,12 +179,6 @@ class MicroBatchEmbedder:
             batch.append(self._short.popleft())
             size += len(batch[-1].short)
         return batch
-
-    def _embed(self, texts: list[str]) -> Vectors:
-        vectors = self._inner.embed_queries(texts)
-        self.batches += 1
-        self.texts += len(texts)
-        return vectors
 
     def _run_short(self) -> None:
         batch = self._gather()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -135,3 +135,52 @@ def test_after_each_batch_of_short_queries_one_piece_of_a_long_one(e5: Embedder)
         batcher.close()
     assert recording.calls == [["s0"], [head], ["s1", "s2"], [tail], ["s3"]]
     _same_vectors(results[1], e5.embed_queries([LONG]))
+
+
+class _Meeting:
+    """An embedder whose calls wait for each other: two calls return only if they overlap."""
+
+    def __init__(self, inner: Embedder, parties: int) -> None:
+        self.name, self.dim = inner.name, inner.dim
+        self._inner = inner
+        self._meet = threading.Barrier(parties, timeout=20)
+        self.started = threading.Event()
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        self.started.set()
+        self._meet.wait()
+        return self._inner.embed_queries(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self._inner.embed_passages(texts)
+
+    def query_pieces(self, text: str) -> list[str]:
+        return self._inner.query_pieces(text)
+
+
+def test_workers_embed_batches_at_the_same_time(e5: Embedder) -> None:
+    """With two workers a second query is embedded while the first is: each call waits until the
+    other has started, which one worker alone could never do."""
+    meeting = _Meeting(e5, 2)
+    batcher = MicroBatchEmbedder(meeting, workers=2)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            first = pool.submit(batcher.embed_queries, QUERIES[:1])
+            _until(meeting.started.is_set, "the first query in the model")
+            second = pool.submit(batcher.embed_queries, QUERIES[1:2])
+            rows = [first.result(timeout=30), second.result(timeout=30)]
+    finally:
+        batcher.close()
+    _same_vectors(np.vstack(rows), e5.embed_queries(QUERIES[:2]))
+    assert batcher.batches == 2
+
+
+def test_close_stops_every_worker_after_the_queued_queries(e5: Embedder) -> None:
+    """One stop mark per worker, whichever worker drains it: none is left waiting."""
+    batcher = MicroBatchEmbedder(e5, max_batch=2, workers=3)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(batcher.embed_queries, [q]) for q in QUERIES[:8]]
+        _until(lambda: all(f.done() for f in futures), "every query answered")
+    batcher.close()
+    assert batcher.texts == 8
+    assert not any(w.thread.is_alive() for w in batcher._workers)
